@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: MIT
+"""SiLK 3.x on-disk formats, implemented from the interop specification.
+
+Modules: ``header`` (file header and entries), ``compression`` (block
+framing), ``flowrec`` (flow record layouts), ``flowfile`` (streaming flow
+readers/writers), ``siteconf`` (silk.conf), ``repository`` (hourly files,
+rwfglob selection, appending), ``pmap`` (prefix maps), ``ipset`` (IPsets).
+"""
