@@ -5,7 +5,7 @@ PIP     = $(PYTHON) -m pip --disable-pip-version-check
 SAMPLES = share/samples
 DEMO    = build/demo
 
-.PHONY: all build install test-deps test check lint man ubsan bench demo dist clean
+.PHONY: all build install test-deps test check lint man ubsan bench demo regen dist clean
 
 all: build
 
@@ -14,6 +14,9 @@ build install:
 
 test-deps:
 	$(PIP) install -q -e '.[test]'
+	@# python-lzo (optional) makes LZO1X output byte-identical to SiLK's and
+	@# 25x faster than lzallright; it needs liblzo2's headers to build.
+	@if [ -f /usr/include/lzo/lzo1x.h ]; then $(PIP) install -q python-lzo || true; fi
 
 # The README's test command (CI runs it through .ci/run).
 test: test-deps
@@ -45,9 +48,32 @@ ubsan:
 bench: build
 	$(PYTHON) benchmarks/run_all.py
 
+# The whole pipeline on the bundled samples: what the logs hold, the
+# context map (when rwvpcmapbuild is installed), the conversion into a
+# repository under $(DEMO)/repo with its statistics, and -- with SiLK on
+# PATH -- the int2aws/aws2int flows read back by rwfilter and rwcut.
 demo: build
 	@rm -rf $(DEMO); mkdir -p $(DEMO)
 	rwvpcstats $(SAMPLES)
+	@if command -v rwvpcmapbuild >/dev/null 2>&1; then \
+	  echo "rwvpcmapbuild --output-path=$(DEMO)/cloud.vpcmap $(SAMPLES)"; \
+	  rwvpcmapbuild --output-path=$(DEMO)/cloud.vpcmap $(SAMPLES); \
+	else echo "rwvpcmapbuild not installed: converting without a map"; fi
+	rwvpc2silk --action=all --root-directory=$(DEMO)/repo \
+	  $$(test -f $(DEMO)/cloud.vpcmap && echo --map=$(DEMO)/cloud.vpcmap) \
+	  --print-statistics=stdout --no-progress $(SAMPLES)
+	@if command -v rwfilter >/dev/null 2>&1; then \
+	  echo "rwfilter --type=int2aws,aws2int ... | rwcut"; \
+	  rwfilter --data-rootdir=$(DEMO)/repo \
+	    --site-config-file=$(DEMO)/repo/silk.conf \
+	    --type=int2aws,aws2int --start-date=2023/07/26 \
+	    --end-date=2026/08/01 --all-destination=stdout \
+	  | rwcut --site-config-file=$(DEMO)/repo/silk.conf \
+	    --fields=sip,dip,dport,protocol,sensor,type --num-recs=5; fi
+
+# Rewrite the generated parts of the man pages (rwvpc2silk's field table).
+regen:
+	$(PYTHON) -m pysilk_ext.cli._manpage
 
 dist:
 	$(PYTHON) -m pip wheel --no-deps -w dist .

@@ -107,5 +107,10 @@ if __name__ == "__main__":
         built = make_builder(mod, absolute=True).compile(
             tmpdir=str(ROOT / "build" / "cffi"), verbose=False
         )
-        shutil.copy(built, ROOT / "pysilk_ext" / f"_{mod}.abi3.so")
+        # Copy beside the target, then rename: overwriting a .so in place
+        # kills (SIGBUS) every running process that has it loaded.
+        target = ROOT / "pysilk_ext" / f"_{mod}.abi3.so"
+        staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copy(built, staging)
+        os.replace(staging, target)
         print(f"built pysilk_ext/_{mod}.abi3.so")

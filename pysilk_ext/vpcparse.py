@@ -1,0 +1,866 @@
+# SPDX-License-Identifier: MIT
+"""Parse VPC Flow Log text into columnar :class:`FlowBatch` objects.
+
+The C tokeniser (``pysilk_ext._vpc``) types a whole buffer of lines per
+call; this module compiles a :class:`LogFormat` into the C layout, feeds
+chunks of complete lines through it and turns the C's line events into
+:class:`BadLine` objects.  No Python object is made per field on this
+path; :func:`iter_records` offers a per-record view for tests and
+debugging only.
+
+Field order always comes from a header line, a format string or a
+Parquet schema, never from the number of tokens on a line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from pysilk_ext import fields as F
+from pysilk_ext._binding import check, load
+from pysilk_ext.batch import AddrColumn, FlowBatch, StrColumn
+from pysilk_ext.errors import CoreError, VpcParseError
+
+__all__ = [
+    "DEFAULT_MAX_LINE",
+    "BadLine",
+    "ChunkParser",
+    "LogFormat",
+    "ParseResult",
+    "Reason",
+    "VpcRecord",
+    "addr_column_from_strings",
+    "iter_records",
+    "str_column_from_strings",
+]
+
+DEFAULT_MAX_LINE = 65536
+_EVENT_CAPACITY = 4096
+_VALUE_SHOWN = 80  # longest value quoted in a message
+
+
+class Reason(StrEnum):
+    """Why a line (or a container) was not turned into a record.
+
+    The one list of bad-input categories: the reader, the container
+    layer and the commands count and report by these names.
+    """
+
+    FIELD_COUNT = "field-count"
+    BAD_INTEGER = "bad-integer"
+    OUT_OF_RANGE = "out-of-range"
+    BAD_ADDRESS = "bad-address"
+    BAD_ENUM = "bad-enum"
+    BAD_UTF8 = "bad-utf8"
+    NUL_BYTE = "nul-byte"
+    LINE_TOO_LONG = "line-too-long"
+    UNKNOWN_VERSION = "unknown-version"
+    UNDECLARED_VERSION = "undeclared-version"
+    BAD_HEADER = "bad-header"
+    TGW_RECORD = "tgw-record"
+    TRUNCATED_GZIP = "truncated-gzip"
+    BAD_JSON = "bad-json"
+    BAD_PARQUET = "bad-parquet"
+
+
+# ---------------------------------------------------------------------
+# Log formats
+# ---------------------------------------------------------------------
+
+# Parquet/Athena column names (underscores) back to AWS field names.
+_UNDERSCORED: dict[str, str] = {
+    name.replace("-", "_"): name for name in (*F.FIELDS_BY_NAME, *F.TGW_FIELDS)
+}
+_TEMPLATE = re.compile(r"\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class LogFormat:
+    """The ordered field names of a flow log (AWS's ``LogFormat``).
+
+    Raises:
+        VpcParseError: no field, an empty name, or a name twice.
+    """
+
+    fields: tuple[str, ...]
+
+    DEFAULT: ClassVar[LogFormat]
+
+    def __post_init__(self) -> None:
+        names = tuple(self.fields)
+        object.__setattr__(self, "fields", names)
+        if not names:
+            raise VpcParseError(
+                "Invalid log format: No fields", reason=Reason.BAD_HEADER
+            )
+        seen: set[str] = set()
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"Field names must be str, not {type(name).__name__}"
+                )
+            if not name or any(ch.isspace() for ch in name):
+                raise VpcParseError(
+                    f"Invalid log format: Invalid field name '{name}'",
+                    field=name,
+                    reason=Reason.BAD_HEADER,
+                )
+            if name in seen:
+                raise VpcParseError(
+                    f"Invalid log format: Field '{name}' appears more "
+                    f"than once",
+                    field=name,
+                    reason=Reason.BAD_HEADER,
+                )
+            seen.add(name)
+
+    @classmethod
+    def from_header_line(cls, line: str | bytes) -> LogFormat:
+        """Return the format named by an S3 header line.
+
+        Raises:
+            VpcParseError: the line is not valid UTF-8 or names a field
+                twice (or holds an empty name).
+        """
+        if isinstance(line, bytes | bytearray | memoryview):
+            try:
+                line = bytes(line).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise VpcParseError(
+                    "Invalid header line: Not valid UTF-8",
+                    reason=Reason.BAD_HEADER,
+                ) from exc
+        text = line.rstrip("\r\n")
+        return cls(tuple(text.split(" ")) if text else ())
+
+    @classmethod
+    def parse(cls, spec: str) -> LogFormat:
+        """Return the format of a user-given spec.
+
+        Accepts AWS's ``${version} ${account-id} ...`` form, or a plain
+        list separated by spaces and/or commas.  Underscored names of
+        known fields (Parquet/Athena columns) are read as AWS names.
+
+        Raises:
+            VpcParseError: text outside ``${...}``, or an invalid list.
+        """
+        text = spec.strip()
+        if "${" in text:
+            names = _TEMPLATE.findall(text)
+            rest = _TEMPLATE.sub("", text)
+            if rest.strip(" ,\t"):
+                raise VpcParseError(
+                    f"Invalid log format '{spec}': Text outside ${{...}}",
+                    reason=Reason.BAD_HEADER,
+                )
+        else:
+            names = re.split(r"[\s,]+", text) if text else []
+        return cls(tuple(_UNDERSCORED.get(n, n) for n in names))
+
+    @property
+    def declared_version(self) -> int:
+        """The version AWS writes in records of this format."""
+        return F.version_of_fields(self.fields)
+
+    @property
+    def is_tgw(self) -> bool:
+        """True when the format names Transit Gateway-only fields."""
+        return any(name in F.TGW_FIELDS for name in self.fields)
+
+    @property
+    def unknown_fields(self) -> tuple[str, ...]:
+        """Names that are neither VPC nor TGW fields (newer versions)."""
+        return tuple(
+            n
+            for n in self.fields
+            if n not in F.FIELDS_BY_NAME and n not in F.TGW_FIELDS
+        )
+
+    def __str__(self) -> str:
+        return " ".join(f"${{{name}}}" for name in self.fields)
+
+
+LogFormat.DEFAULT = LogFormat(F.DEFAULT_FORMAT)
+
+
+# ---------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """One input line (or item) that did not become a record.
+
+    ``reason`` is a :class:`Reason` value; ``field``/``value`` name the
+    offending column and token when one is to blame; ``text`` is the raw
+    line (without its newline) for a bad-lines file.
+    """
+
+    source: str
+    lineno: int
+    reason: str
+    field: str | None = None
+    value: str | None = None
+    text: bytes = b""
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.message:
+            object.__setattr__(self, "message", _default_message(self))
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.lineno}: {self.message}"
+
+
+def _default_message(bad: BadLine) -> str:
+    text = _REASON_TEXT.get(bad.reason, f"Bad input ({bad.reason})")
+    return f"{bad.field}: {text}" if bad.field else text
+
+
+_REASON_TEXT: dict[str, str] = {
+    Reason.FIELD_COUNT: "Wrong number of fields",
+    Reason.BAD_INTEGER: "Invalid integer",
+    Reason.OUT_OF_RANGE: "Value out of range",
+    Reason.BAD_ADDRESS: "Invalid IP address",
+    Reason.BAD_ENUM: "Invalid value",
+    Reason.BAD_UTF8: "Value is not valid UTF-8",
+    Reason.NUL_BYTE: "Line contains a NUL byte",
+    Reason.LINE_TOO_LONG: "Line is too long",
+    Reason.UNKNOWN_VERSION: "Unknown flow log version",
+    Reason.UNDECLARED_VERSION: "Version higher than the format declares",
+    Reason.BAD_HEADER: "Invalid header line",
+    Reason.TGW_RECORD: "Transit Gateway flow log record, not a VPC record",
+    Reason.TRUNCATED_GZIP: "Compressed input is truncated",
+    Reason.BAD_JSON: "Invalid JSON",
+    Reason.BAD_PARQUET: "Invalid Parquet data",
+}
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """What one :meth:`ChunkParser.feed` call produced.
+
+    ``bad`` holds every line that is not a record, TGW records included
+    (reason ``tgw-record``); header lines are only counted.
+    """
+
+    batch: FlowBatch
+    bad: list[BadLine] = field(default_factory=list)
+    headers: int = 0
+    ms_times: int = 0
+    lines: int = 0
+    format: LogFormat = LogFormat.DEFAULT
+
+
+# ---------------------------------------------------------------------
+# The compiled layout and the chunk parser
+# ---------------------------------------------------------------------
+
+_ENUM_ID: dict[type[IntEnum], str] = {
+    F.Action: "PSE_VPC_ENUM_ACTION",
+    F.LogStatus: "PSE_VPC_ENUM_LOG_STATUS",
+    F.FlowDirection: "PSE_VPC_ENUM_FLOW_DIRECTION",
+    F.AddrType: "PSE_VPC_ENUM_ADDR_TYPE",
+}
+
+_HEADER_NAMES = " ".join(sorted({*F.FIELDS_BY_NAME, *F.TGW_FIELDS})).encode()
+
+
+def _event_reasons(lib: Any) -> dict[int, Reason]:
+    return {
+        lib.PSE_VPC_EV_TGW: Reason.TGW_RECORD,
+        lib.PSE_VPC_EV_FIELD_COUNT: Reason.FIELD_COUNT,
+        lib.PSE_VPC_EV_BAD_INTEGER: Reason.BAD_INTEGER,
+        lib.PSE_VPC_EV_OUT_OF_RANGE: Reason.OUT_OF_RANGE,
+        lib.PSE_VPC_EV_BAD_ADDRESS: Reason.BAD_ADDRESS,
+        lib.PSE_VPC_EV_BAD_ENUM: Reason.BAD_ENUM,
+        lib.PSE_VPC_EV_NUL_BYTE: Reason.NUL_BYTE,
+        lib.PSE_VPC_EV_LINE_TOO_LONG: Reason.LINE_TOO_LONG,
+        lib.PSE_VPC_EV_UNKNOWN_VERSION: Reason.UNKNOWN_VERSION,
+        lib.PSE_VPC_EV_UNDECLARED_VERSION: Reason.UNDECLARED_VERSION,
+        lib.PSE_VPC_EV_BAD_UTF8: Reason.BAD_UTF8,
+    }
+
+
+class _Layout:
+    """A LogFormat compiled into a C parser handle.
+
+    Also owns the per-kind slot numbering that maps C output rows back to
+    field names.
+    """
+
+    def __init__(
+        self, fmt: LogFormat, max_line: int, *, baseline: bool = False
+    ) -> None:
+        mod = load("vpc")
+        ffi, lib = mod.ffi, mod.lib
+        self.mod = mod
+        self.format = fmt
+        self.specs = [F.field(name) for name in fmt.fields]
+        self.slots: dict[F.FieldKind, list[int]] = {k: [] for k in F.FieldKind}
+        cols = ffi.new("pse_vpc_column_t[]", len(self.specs))
+        for i, spec in enumerate(self.specs):
+            col = cols[i]
+            col.kind = int(spec.kind)
+            col.slot = len(self.slots[spec.kind])
+            self.slots[spec.kind].append(i)
+            if spec.kind is F.FieldKind.INT:
+                col.lo, col.hi = spec.lo, spec.hi
+                if spec.name == "version":
+                    col.role = lib.PSE_VPC_ROLE_VERSION
+                elif spec.is_time:
+                    col.role = lib.PSE_VPC_ROLE_TIME
+            elif spec.kind is F.FieldKind.ENUM:
+                assert spec.enum is not None  # noqa: S101 - table invariant
+                col.enum_id = getattr(lib, _ENUM_ID[spec.enum])
+        flags = 0
+        if fmt.is_tgw:
+            flags |= lib.PSE_VPC_F_TGW
+        if fmt.unknown_fields:
+            flags |= lib.PSE_VPC_F_FUTURE
+        if baseline:
+            flags |= lib.PSE_VPC_F_BASELINE
+        names = b" ".join([_HEADER_NAMES, *(n.encode() for n in fmt.fields)])
+        handle = ffi.new("pse_vpc_parser_t **")
+        check(
+            mod,
+            lib.pse_vpc_parser_create(
+                handle,
+                cols,
+                len(self.specs),
+                names,
+                len(names),
+                fmt.declared_version,
+                sum(1 << v for v in F.VPC_VERSIONS),
+                1 << F.TGW_VERSION,
+                flags,
+                max_line,
+            ),
+            VpcParseError,
+            "Cannot compile log format",
+        )
+        self.handle = ffi.gc(handle[0], lib.pse_vpc_parser_free)
+
+    def count(self, kind: F.FieldKind) -> int:
+        return len(self.slots[kind])
+
+
+@dataclass(slots=True)
+class _Part:
+    """The finished columns of one segment."""
+
+    n: int
+    linenos: npt.NDArray[np.uint64]
+    columns: dict[str, Any]
+    specs: list[F.FieldSpec]
+
+
+class _Segment:
+    """Output arrays of one layout over part of one buffer."""
+
+    def __init__(self, layout: _Layout, cap: int, out: Any) -> None:
+        ffi = layout.mod.ffi
+        self.layout = layout
+        kinds = F.FieldKind
+        self.ints = np.empty((layout.count(kinds.INT), cap), np.int64)
+        self.addrs = np.empty((layout.count(kinds.ADDR), cap, 16), np.uint8)
+        self.fams = np.empty((layout.count(kinds.ADDR), cap), np.uint8)
+        self.enums = np.empty((layout.count(kinds.ENUM), cap), np.uint8)
+        self.strs = np.empty((layout.count(kinds.STR), cap), np.uint32)
+        self.linenos = np.empty(cap, np.uint64)
+
+        def ptr(ctype: str, arr: npt.NDArray[Any]) -> Any:
+            if arr.size == 0:
+                return ffi.NULL
+            return ffi.cast(ctype, ffi.from_buffer(arr))
+
+        out.ints = ptr("int64_t *", self.ints)
+        out.addrs = ptr("uint8_t *", self.addrs)
+        out.fams = ptr("uint8_t *", self.fams)
+        out.enums = ptr("uint8_t *", self.enums)
+        out.strs = ptr("uint32_t *", self.strs)
+        out.linenos = ptr("uint64_t *", self.linenos)
+        if cap == 0:
+            # the C wants a valid pointer even for zero rows
+            self.linenos = np.empty(1, np.uint64)
+            out.linenos = ptr("uint64_t *", self.linenos)
+        out.cap = cap
+        out.rows = 0
+        lib = layout.mod.lib
+        lib.pse_vpc_dict_reset(layout.handle)
+
+    def finish(self, n: int, data: memoryview) -> _Part:
+        """Return the first ``n`` rows; read the dictionaries now, before
+        the layout's next segment resets them."""
+        return _Part(
+            n, self.linenos[:n], self.columns(n, data), self.layout.specs
+        )
+
+    def columns(self, n: int, data: memoryview) -> dict[str, Any]:
+        """Return the first ``n`` rows as batch columns, by field name."""
+        layout = self.layout
+        mod = layout.mod
+        ffi, lib = mod.ffi, mod.lib
+        cbuf = ffi.from_buffer(data)
+        cols: dict[str, Any] = {}
+        specs = layout.specs
+        for slot, i in enumerate(layout.slots[F.FieldKind.INT]):
+            cols[specs[i].name] = self.ints[slot, :n]
+        for slot, i in enumerate(layout.slots[F.FieldKind.ADDR]):
+            cols[specs[i].name] = AddrColumn(
+                self.addrs[slot, :n], self.fams[slot, :n]
+            )
+        for slot, i in enumerate(layout.slots[F.FieldKind.ENUM]):
+            cols[specs[i].name] = self.enums[slot, :n]
+        for slot, i in enumerate(layout.slots[F.FieldKind.STR]):
+            values = [""]
+            if lib.pse_vpc_dict_size(layout.handle, slot) > 1:
+                needed = ffi.new("size_t *")
+                # first call only sizes (and so returns PSE_ERR_BUFFER)
+                lib.pse_vpc_dict_join(
+                    layout.handle, slot, cbuf, len(data), ffi.NULL, 0, needed
+                )
+                joined = bytearray(needed[0])
+                check(
+                    mod,
+                    lib.pse_vpc_dict_join(
+                        layout.handle,
+                        slot,
+                        cbuf,
+                        len(data),
+                        ffi.from_buffer(joined),
+                        len(joined),
+                        needed,
+                    ),
+                    CoreError,
+                    "VPC string dictionary",
+                )
+                values.extend(joined.decode("utf-8").split("\n"))
+            cols[specs[i].name] = StrColumn(self.strs[slot, :n], values)
+        return {name: cols[name] for name in layout.format.fields}
+
+
+class ChunkParser:
+    """Parse chunks of complete VPC Flow Log lines of one input.
+
+    Args:
+        fmt: the format of the records; ``None`` expects a header line
+            first and falls back to :attr:`LogFormat.DEFAULT` when the
+            first line is not one.  A header line anywhere (concatenated
+            objects) switches the format for the lines that follow.
+        source: the input's name, used in :class:`BadLine` messages.
+        max_line: lines longer than this many bytes are bad.
+
+    The current format is the public attribute :attr:`format`; it
+    carries over from one :meth:`feed` to the next (so an input is fed in
+    order through one parser) and may be set between feeds.
+
+    A parser owns C state (string dictionaries): use one per thread.  The
+    C call releases the GIL, so parsers in two threads use two cores.
+    Chunks of 1-16 MiB amortise the per-call costs; the string
+    dictionaries (:class:`StrColumn` values) are per :meth:`feed`.
+    """
+
+    def __init__(
+        self,
+        fmt: LogFormat | None = None,
+        *,
+        source: str,
+        max_line: int = DEFAULT_MAX_LINE,
+    ) -> None:
+        if max_line <= 0:
+            raise ValueError(f"Invalid max_line '{max_line}'")
+        self.source = source
+        self.max_line = max_line
+        self.format = fmt if fmt is not None else LogFormat.DEFAULT
+        self._layouts: dict[LogFormat, _Layout] = {}
+        self._mod = load("vpc")
+        self._events = self._mod.ffi.new("pse_vpc_event_t[]", _EVENT_CAPACITY)
+        self._reasons = _event_reasons(self._mod.lib)
+        # tests set this to compare the portable scanner with the SIMD one
+        self._baseline_scan = False
+
+    def _layout(self, fmt: LogFormat) -> _Layout:
+        layout = self._layouts.get(fmt)
+        if layout is None:
+            layout = _Layout(fmt, self.max_line, baseline=self._baseline_scan)
+            self._layouts[fmt] = layout
+        return layout
+
+    def feed(
+        self, data: bytes | bytearray | memoryview, first_lineno: int = 1
+    ) -> ParseResult:
+        """Parse ``data``, which holds only complete lines.
+
+        The last line may lack its newline (end of input).  Line numbers
+        start at ``first_lineno``.
+        """
+        ffi, lib = self._mod.ffi, self._mod.lib
+        view = memoryview(data).cast("B")
+        cbuf = ffi.from_buffer(view)
+        size = len(view)
+        total = lib.pse_vpc_count_lines(cbuf, size)
+        out = ffi.new("pse_vpc_out_t *")
+        out.events = self._events
+        out.ev_cap = _EVENT_CAPACITY
+        out.lineno = first_lineno
+        result = ParseResult(FlowBatch(self.source, 0, _NO_LINES))
+        layout = self._layout(self.format)
+        seg = _Segment(layout, total, out)
+        done: list[_Part] = []
+        while True:
+            status = lib.pse_vpc_parse(layout.handle, cbuf, size, out)
+            check(self._mod, status, CoreError, "VPC tokeniser failed")
+            header = self._collect(out, view, layout, result)
+            out.n_events = 0
+            if out.stop == lib.PSE_VPC_STOP_END:
+                break
+            if out.stop == lib.PSE_VPC_STOP_ROWS:
+                raise CoreError("VPC tokeniser ran out of rows")
+            if header is not None and header != layout.format:
+                done.append(seg.finish(out.rows, view))
+                self.format = header
+                layout = self._layout(header)
+                seg = _Segment(layout, total - out.lines, out)
+        done.append(seg.finish(out.rows, view))
+        result.lines = out.lines
+        result.ms_times = out.ms_times
+        result.format = self.format
+        result.batch = _assemble(self.source, done)
+        return result
+
+    def _collect(
+        self,
+        out: Any,
+        view: memoryview,
+        layout: _Layout,
+        result: ParseResult,
+    ) -> LogFormat | None:
+        """Turn the C's events into BadLines; return a header's format."""
+        lib = self._mod.lib
+        header: LogFormat | None = None
+        for k in range(out.n_events):
+            ev = self._events[k]
+            code = ev.code
+            line_len = min(ev.line_len, self.max_line)
+            text = bytes(view[ev.line_off : ev.line_off + line_len])
+            if code == lib.PSE_VPC_EV_HEADER:
+                try:
+                    header = LogFormat.from_header_line(text)
+                except VpcParseError as exc:
+                    result.bad.append(
+                        BadLine(
+                            self.source,
+                            ev.lineno,
+                            Reason.BAD_HEADER,
+                            text=text,
+                            message=str(exc),
+                        )
+                    )
+                else:
+                    result.headers += 1
+                continue
+            result.bad.append(
+                self._bad_line(ev, self._reasons[code], text, view, layout)
+            )
+        return header
+
+    def _bad_line(
+        self,
+        ev: Any,
+        reason: Reason,
+        text: bytes,
+        view: memoryview,
+        layout: _Layout,
+    ) -> BadLine:
+        spec: F.FieldSpec | None = None
+        value: str | None = None
+        if ev.column >= 0 and reason is not Reason.TGW_RECORD:
+            spec = layout.specs[ev.column]
+            raw = bytes(view[ev.tok_off : ev.tok_off + ev.tok_len])
+            value = raw.decode("utf-8", "backslashreplace")
+        message = _message(
+            reason,
+            spec,
+            value=value,
+            text=text,
+            layout=layout,
+            max_line=self.max_line,
+        )
+        return BadLine(
+            self.source,
+            ev.lineno,
+            reason,
+            spec.name if spec else None,
+            value,
+            text,
+            message,
+        )
+
+
+_NO_LINES: npt.NDArray[np.uint64] = np.empty(0, np.uint64)
+
+
+def _shown(value: str) -> str:
+    if len(value) > _VALUE_SHOWN:
+        return value[:_VALUE_SHOWN] + "..."
+    return value
+
+
+def _message(
+    reason: Reason,
+    spec: F.FieldSpec | None,
+    *,
+    value: str | None,
+    text: bytes,
+    layout: _Layout,
+    max_line: int,
+) -> str:
+    """Return the SiLK-style message of a bad line."""
+    name = spec.name if spec else ""
+    shown = _shown(value or "")
+    if reason is Reason.FIELD_COUNT:
+        found = len(text.split(b" "))
+        want = len(layout.format.fields)
+        return f"Expected {want} fields but found {found}"
+    if reason is Reason.BAD_INTEGER:
+        return f"{name}: Invalid integer '{shown}'"
+    if reason is Reason.OUT_OF_RANGE:
+        lo, hi = (spec.lo, spec.hi) if spec else (0, F.INT64_MAX)
+        return f"{name}: Value '{shown}' out of range {lo}-{hi}"
+    if reason is Reason.BAD_ADDRESS:
+        return f"{name}: Invalid IP address '{shown}'"
+    if reason is Reason.BAD_ENUM:
+        words = ", ".join(F.ENUM_TEXT[spec.enum]) if spec and spec.enum else ""
+        return f"{name}: Invalid value '{shown}'; expected one of {words}"
+    if reason is Reason.BAD_UTF8:
+        return f"{name}: Value '{shown}' is not valid UTF-8"
+    if reason is Reason.NUL_BYTE:
+        return "Line contains a NUL byte"
+    if reason is Reason.LINE_TOO_LONG:
+        return f"Line is longer than {max_line} bytes"
+    if reason is Reason.UNKNOWN_VERSION:
+        return f"version: Unknown flow log version '{shown}'"
+    if reason is Reason.UNDECLARED_VERSION:
+        declared = layout.format.declared_version
+        return (
+            f"version: Version '{shown}' is higher than the format "
+            f"declares ({declared})"
+        )
+    return _REASON_TEXT[reason]
+
+
+def _assemble(source: str, parts: list[_Part]) -> FlowBatch:
+    """Join the segments of one feed into one batch.
+
+    Usually there is one segment.  After a header switched formats the
+    batch holds the union of the formats' columns, missing where a
+    segment's format lacked the field.
+    """
+    # a segment without rows (e.g. before a leading header) adds nothing
+    parts = [part for part in parts if part.n] or parts[-1:]
+    if len(parts) == 1:
+        part = parts[0]
+        return FlowBatch(source, part.n, part.linenos, part.columns)
+    names: dict[str, F.FieldSpec] = {}
+    for part in parts:
+        for spec in part.specs:
+            names.setdefault(spec.name, spec)
+    columns: dict[str, Any] = {}
+    for name, spec in names.items():
+        present = [(part.columns.get(name), part.n) for part in parts]
+        columns[name] = _concat(spec.kind, present)
+    return FlowBatch(
+        source,
+        sum(part.n for part in parts),
+        np.concatenate([part.linenos for part in parts]),
+        columns,
+    )
+
+
+def _concat(kind: F.FieldKind, parts: list[tuple[Any, int]]) -> Any:
+    """Concatenate one column over segments, filling absent parts."""
+    if kind is F.FieldKind.INT:
+        return np.concatenate(
+            [
+                c if c is not None else np.full(n, -1, np.int64)
+                for c, n in parts
+            ]
+        )
+    if kind is F.FieldKind.ENUM:
+        return np.concatenate(
+            [c if c is not None else np.zeros(n, np.uint8) for c, n in parts]
+        )
+    if kind is F.FieldKind.ADDR:
+        return AddrColumn(
+            np.concatenate(
+                [
+                    c.addr if c is not None else np.zeros((n, 16), np.uint8)
+                    for c, n in parts
+                ]
+            ),
+            np.concatenate(
+                [
+                    c.family if c is not None else np.zeros(n, np.uint8)
+                    for c, n in parts
+                ]
+            ),
+        )
+    values = [""]
+    index = {"": 0}
+    codes = []
+    for c, n in parts:
+        if c is None:
+            codes.append(np.zeros(n, np.uint32))
+            continue
+        for v in c.values:
+            if v not in index:
+                index[v] = len(values)
+                values.append(v)
+        remap = np.array([index[v] for v in c.values], np.uint32)
+        codes.append(remap[c.codes])
+    return StrColumn(np.concatenate(codes), values)
+
+
+# ---------------------------------------------------------------------
+# Column helpers (for containers that already hold per-column values)
+# ---------------------------------------------------------------------
+
+
+def addr_column_from_strings(
+    values: Sequence[str | None], *, invalid: list[int] | None = None
+) -> AddrColumn:
+    """Return an :class:`AddrColumn` of address texts.
+
+    ``None``, ``""`` and ``"-"`` are missing.  An invalid text raises
+    :class:`VpcParseError` (``lineno`` = its 1-based index), unless
+    ``invalid`` is a list: then its 0-based index is appended there and
+    the row is stored as missing.
+    """
+    mod = load("vpc")
+    ffi, lib = mod.ffi, mod.lib
+    n = len(values)
+    # one text per line: a text holding a line break is never an
+    # address, so it becomes "!" (invalid) rather than two rows
+    texts = [
+        "-" if v is None else ("!" if "\n" in v or "\r" in v else v)
+        for v in values
+    ]
+    buf = "\n".join(texts).encode("utf-8", "surrogatepass")
+    addrs = np.zeros((n, 16), np.uint8)
+    fams = np.zeros(n, np.uint8)
+    bad = np.zeros(n, np.uint8)
+    if n:
+        nbad = lib.pse_vpc_parse_addrs(
+            buf,
+            len(buf),
+            n,
+            ffi.cast("uint8_t *", ffi.from_buffer(addrs)),
+            ffi.cast("uint8_t *", ffi.from_buffer(fams)),
+            ffi.cast("uint8_t *", ffi.from_buffer(bad)),
+        )
+        if nbad == 2**64 - 1:
+            raise CoreError("Address parser lost its row count")
+        if nbad:
+            rows = np.flatnonzero(bad).tolist()
+            if invalid is None:
+                i = rows[0]
+                raise VpcParseError(
+                    f"Invalid IP address '{_shown(str(values[i]))}'",
+                    lineno=i + 1,
+                    value=values[i],
+                    reason=Reason.BAD_ADDRESS,
+                )
+            invalid.extend(rows)
+    return AddrColumn(addrs, fams)
+
+
+def str_column_from_strings(values: Sequence[str | None]) -> StrColumn:
+    """Return a dictionary-encoded :class:`StrColumn`.
+
+    ``None``, ``""`` and ``"-"`` are missing (code 0).
+    """
+    index: dict[str, int] = {"": 0, "-": 0}
+    uniques = [""]
+    codes = np.empty(len(values), np.uint32)
+    for i, v in enumerate(values):
+        if v is None:
+            codes[i] = 0
+            continue
+        code = index.get(v)
+        if code is None:
+            code = index[v] = len(uniques)
+            uniques.append(v)
+        codes[i] = code
+    return StrColumn(codes, uniques)
+
+
+# ---------------------------------------------------------------------
+# Record view (tests and debugging; not for hot paths)
+# ---------------------------------------------------------------------
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class VpcRecord:
+    """One record of a batch with typed Python values.
+
+    ``values`` maps each field name to an ``int``, an ``ipaddress``
+    address, an ``IntEnum`` member, a ``str``, or ``None`` (missing).
+    """
+
+    source: str
+    lineno: int
+    values: dict[str, Any]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return the value of ``name``, ``default`` if not in the format."""
+        return self.values.get(name, default)
+
+
+def _addr_value(raw: bytes, family: int) -> Address | None:
+    if family == 4:
+        return ipaddress.IPv4Address(raw[12:])
+    if family == 6:
+        return ipaddress.IPv6Address(raw)
+    return None
+
+
+def iter_records(batch: FlowBatch) -> Iterator[VpcRecord]:
+    """Yield each record of ``batch`` as a :class:`VpcRecord`."""
+    decoded: dict[str, list[Any]] = {}
+    for name, col in batch.columns.items():
+        spec = F.field(name)
+        if isinstance(col, AddrColumn):
+            raw = col.addr.tobytes()
+            decoded[name] = [
+                _addr_value(raw[16 * i : 16 * i + 16], fam)
+                for i, fam in enumerate(col.family.tolist())
+            ]
+        elif isinstance(col, StrColumn):
+            decoded[name] = col.decode()
+        elif spec.enum is not None:
+            enum = spec.enum
+            decoded[name] = [enum(v) if v else None for v in col.tolist()]
+        else:
+            decoded[name] = [v if v >= 0 else None for v in col.tolist()]
+    linenos = batch.lineno.tolist()
+    for i in range(batch.n):
+        yield VpcRecord(
+            batch.source,
+            linenos[i],
+            {name: vals[i] for name, vals in decoded.items()},
+        )
