@@ -58,5 +58,24 @@ class ContextMapError(PysilkExtError):
     """A cloud-context map file or its input is invalid."""
 
 
+class ConvertError(PysilkExtError, ValueError):
+    """A converter configuration or policy is invalid or cannot be met.
+
+    ``path`` and ``key`` name the configuration file and the setting
+    (``sensors.policy``) when the problem is in one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.key = key
+
+
 class CoreError(PysilkExtError):
     """An internal invariant of the C core failed: please report it."""

@@ -3,6 +3,7 @@
 
 Modules: ``header`` (file header and entries), ``compression`` (block
 framing), ``flowrec`` (flow record layouts), ``flowfile`` (streaming flow
-readers/writers), ``siteconf`` (silk.conf), ``repository`` (hourly files,
-rwfglob selection, appending), ``pmap`` (prefix maps), ``ipset`` (IPsets).
+readers/writers), ``siteconf`` (silk.conf), ``repository`` (paths,
+rwfglob selection), ``appender`` (writing and appending hourly files),
+``pmap`` (prefix maps), ``ipset`` (IPsets).
 """

@@ -1,0 +1,960 @@
+# SPDX-License-Identifier: MIT
+"""Writing the SiLK repository: hourly files, safe appends, incremental files.
+
+:class:`RepositoryWriter` takes FLOW_DTYPE batches, splits them by
+(flowtype, sensor, UTC hour of sTime) and writes each part to its hourly
+file under the data root (spec 6.4/6.6): a new file gets a packed-file
+header entry like rwflowpack writes, an existing one is appended to like
+rwflowappend does, in the file's own format, byte order and compression
+(compressed files get new blocks).  Encoding, block framing and the
+append primitive are :mod:`~pysilk_ext.silkfmt.flowfile`'s
+(``FlowWriter``, ``open_append``, ``scan_data_section``).
+
+Design (why it is safe):
+
+* Bounded memory.  Records wait per hourly file in a buffer of at most one
+  block; beyond that they spill to an anonymous spool file.  At most
+  ``max_open_files`` hourly files are pending; the least recently used is
+  committed when another one is needed.
+* Commit = one atomic change of the hourly file, done at :meth:`flush`,
+  :meth:`close` or eviction.  Records are encoded then, in the format of
+  the file as it is at that moment, under the file's lock.
+* Locking.  An existing file is locked with a POSIX write lock on the
+  whole file (``fcntl(F_SETLKW)``), the lock rwflowpack and rwflowappend
+  take; threads of one process also serialise on an in-process lock.  A
+  new file is created by ``link()`` of a complete temporary file, which
+  fails if another writer created it first (then we append instead).
+* Interruption.  In ``append_mode="replace"`` (default) the new content
+  (old valid bytes + new blocks) is written to a temporary file in the
+  same directory, fsynced and renamed over the hourly file, so a reader
+  or a killed writer only ever sees the old or the new complete file; a
+  waiting writer notices the rename (inode changed) and retries.  Cost:
+  each commit copies the existing file (``copy_file_range``).
+  ``append_mode="inplace"`` appends in place like rwflowappend (cost:
+  the new bytes only; safe next to a running rwflowappend/rwflowpack,
+  which take the same lock and never expect a rename): the new bytes are
+  encoded into a spool first, then ``.NAME.journal`` records the old and
+  new end and their CRC-32, then they are appended and fsynced.  A killed
+  append leaves a tail that the next writer (or :func:`repair_file`)
+  removes under the lock; a completed one whose journal was not yet
+  removed is recognised by its CRC and kept, together with anything
+  rwflowappend appended since.  Both modes also drop a torn tail
+  (partial record or block) left by any other writer.
+* Incremental files (``incremental=True``): every commit writes a new
+  complete file ``FLOWTYPE-SENSOR_YYYYMMDD.HH.XXXXXX`` into the root
+  (rwflowappend's incoming directory), written as ``.NAME`` and renamed.
+
+Temporary files are dot-files (``.NAME.PID.XXXX.tmp``), which rwfglob,
+rwfilter and rwsiteinfo never select; those of dead writers are removed
+by the next commit to the same file.
+
+Public API::
+
+    RepositoryWriter(root, site, *, compression="none", byte_order="native",
+                     file_format=FT_RWIPV6ROUTING, record_version=1,
+                     append_mode="replace", incremental=False,
+                     before_commit=None, ...)
+        .write(rows)  .flush()  .close() -> WriterStats  .abort()
+    repair_file(path) -> int        (bytes removed from a torn file)
+    valid_data_end(path) -> int     (where the last whole record/block ends)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import IO, BinaryIO, Literal
+
+import numpy as np
+
+from pysilk_ext.errors import SilkFormatError, SiteConfigError
+from pysilk_ext.silkfmt.compression import block_size_for
+from pysilk_ext.silkfmt.flowfile import (
+    FlowAppender,
+    FlowWriter,
+    open_append,
+    scan_data_section,
+)
+from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE, FlowStats
+from pysilk_ext.silkfmt.header import (
+    FLOW_RECORD_SIZES,
+    FLOW_WRITABLE,
+    BadMagicError,
+    FileFormat,
+    FileHeader,
+    PackedFileEntry,
+    TruncatedError,
+    compression_from_name,
+    encode_header,
+    format_name,
+    read_header,
+)
+from pysilk_ext.silkfmt.repository import HOUR_MS, expand_path_format
+from pysilk_ext.silkfmt.siteconf import SiteConfig
+
+AppendMode = Literal["replace", "inplace"]
+_ROW = FLOW_DTYPE.itemsize
+_JOURNAL_SUFFIX = ".journal"
+_LOCK_STRIPES = [threading.Lock() for _ in range(64)]
+_MAGIC = b"\xde\xad\xbe\xef"
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where possible."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fp:
+            for line in fp:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):  # pragma: no cover - not Linux
+        pass
+    return 0o022
+
+
+#: Mode of new hourly files: 0666 less the umask, as SiLK creates them.
+_NEW_FILE_MODE = 0o666 & ~_umask()
+
+
+class AppendError(SilkFormatError):
+    """An existing repository file cannot be appended to."""
+
+
+@dataclass(slots=True)
+class WriterStats:
+    """What a :class:`RepositoryWriter` did (cumulative).
+
+    ``files`` maps each path written to the records this writer put in it;
+    ``tails_repaired`` counts files whose torn tail (or interrupted
+    in-place append) was removed before appending; ``flow`` counts the
+    record codec's work (e.g. IPv6 rows dropped when appending to an
+    IPv4-only FT_RWGENERIC file).
+    """
+
+    records_in: int = 0
+    records_written: int = 0
+    records_skipped: int = 0
+    files_created: int = 0
+    files_appended: int = 0
+    commits: int = 0
+    bytes_written: int = 0
+    tails_repaired: int = 0
+    files: dict[str, int] = field(default_factory=dict)
+    flow: FlowStats = field(default_factory=FlowStats)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitIntent:
+    """A commit about to become visible (passed to ``before_commit``).
+
+    Enough to undo the commit later (a caller's transaction log, e.g.
+    rwvpc2silk's ledger): ``old_inode`` is None when the file did not
+    exist; ``old_end`` is the length the file is cut back to (its valid
+    data end; 0 for a new file or an empty placeholder); ``new_inode`` is
+    the inode ``path`` has once the commit is visible (equal to
+    ``old_inode`` for an in-place append).
+    """
+
+    path: str
+    old_inode: int | None
+    old_end: int
+    new_inode: int
+    records: int
+
+
+# --------------------------------------------------------------------------
+# Pending records of one hourly file
+
+
+class _Pending:
+    """Rows waiting for one hourly file: a block in memory, then a spool."""
+
+    __slots__ = ("buf", "count", "key", "limit", "spool", "spool_dir")
+
+    def __init__(
+        self, key: tuple[int, int, int], limit: int, spool_dir: str
+    ) -> None:
+        self.key = key
+        self.buf = bytearray()
+        self.count = 0
+        self.limit = limit
+        self.spool: IO[bytes] | None = None
+        self.spool_dir = spool_dir
+
+    def add(self, rows: np.ndarray) -> None:
+        data = rows.tobytes()
+        self.count += len(rows)
+        if len(self.buf) + len(data) <= self.limit:
+            self.buf += data
+            return
+        if self.spool is None:
+            # anonymous (O_TMPFILE where available): nothing left behind
+            self.spool = tempfile.TemporaryFile(  # noqa: SIM115 - kept open
+                dir=self.spool_dir
+            )
+        self.spool.write(self.buf)
+        self.spool.write(data)
+        self.buf = bytearray()
+
+    def iter_rows(self, per_chunk: int) -> Iterator[np.ndarray]:
+        """Yield the pending rows in order, ``per_chunk`` rows at a time."""
+        want = per_chunk * _ROW
+        carry = b""
+        if self.spool is not None:
+            self.spool.flush()
+            self.spool.seek(0)
+            while chunk := self.spool.read(want - len(carry)):
+                carry += chunk
+                if len(carry) == want:
+                    yield np.frombuffer(carry, FLOW_DTYPE)
+                    carry = b""
+        data = carry + bytes(self.buf)
+        for i in range(0, len(data), want):
+            yield np.frombuffer(data[i : i + want], FLOW_DTYPE)
+
+    def discard(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+        self.buf = bytearray()
+        self.count = 0
+
+
+# --------------------------------------------------------------------------
+# Locking and file helpers
+
+
+@contextlib.contextmanager
+def _locked(path: str, fd: int) -> Iterator[None]:
+    """Hold the in-process stripe lock and the POSIX lock on ``fd``.
+
+    POSIX locks belong to the process and vanish when *any* descriptor of
+    the file is closed, so code under this lock must not open and close
+    the same file again (file objects use ``closefd=False``).
+    """
+    stripe = _LOCK_STRIPES[hash(os.path.abspath(path)) % len(_LOCK_STRIPES)]
+    with stripe:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN)
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """True while ``path`` still names the inode open on ``fd``."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _copy_range(
+    src: int, dst: int, length: int, src_at: int = 0, dst_at: int = 0
+) -> None:
+    """Copy ``length`` bytes from ``src`` at ``src_at`` to ``dst_at``."""
+    done = 0
+    while done < length:
+        try:
+            n = os.copy_file_range(
+                src, dst, length - done, src_at + done, dst_at + done
+            )
+        except OSError:
+            n = 0
+        if n <= 0:  # not supported here: plain reads and writes
+            chunk = os.pread(src, min(1 << 20, length - done), src_at + done)
+            if not chunk:
+                raise AppendError("File shrank while it was being copied")
+            n = os.pwrite(dst, chunk, dst_at + done)
+        done += n
+
+
+def _crc_range(fd: int, offset: int, length: int) -> int:
+    crc = 0
+    done = 0
+    while done < length:
+        chunk = os.pread(fd, min(1 << 20, length - done), offset + done)
+        if not chunk:
+            break
+        crc = zlib.crc32(chunk, crc)
+        done += len(chunk)
+    return crc
+
+
+def _fdopen(fd: int, mode: str) -> BinaryIO:
+    """A file object on ``fd`` that does not close it (keeps the lock)."""
+    return os.fdopen(fd, mode, closefd=False)  # type: ignore[return-value]
+
+
+def _read_header_or_none(fp: BinaryIO, path: str) -> FileHeader | None:
+    """Header of an existing file, or None for an empty/partial header.
+
+    A file shorter than its own header is what a crashed SiLK writer
+    leaves (rwflowpack creates the file, then writes the header under the
+    lock); SiLK starts such a file afresh and so do we.  Anything else
+    that is not a SiLK header raises.
+    """
+    fp.seek(0)
+    start = fp.read(4)
+    if len(start) < 4 and _MAGIC.startswith(start):
+        return None
+    fp.seek(0)
+    try:
+        return read_header(fp, path)
+    except TruncatedError:
+        return None
+    except BadMagicError:
+        raise AppendError(
+            f"Cannot append to '{path}': File does not appear to be a SiLK "
+            f"data file"
+        ) from None
+
+
+def _journal_path(path: str) -> str:
+    head, name = os.path.split(path)
+    return os.path.join(head, f".{name}{_JOURNAL_SUFFIX}")
+
+
+def _recover_journal(fd: int, path: str) -> int:
+    """Finish or undo an interrupted in-place append (lock held).
+
+    The journal holds ``INODE OLD_END NEW_END CRC32``: the append wrote
+    bytes OLD_END..NEW_END whose CRC-32 is CRC32.  If those bytes are all
+    there the append completed (the writer died before removing the
+    journal) and anything after them was appended later by someone else:
+    keep everything.  Otherwise cut the file back to OLD_END.  Returns the
+    number of bytes removed.
+    """
+    journal = _journal_path(path)
+    try:
+        text = Path(journal).read_text(encoding="ascii")
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    try:
+        inode, old_end, new_end, crc = (int(v) for v in text.split())
+    except ValueError:
+        inode = -1  # torn journal: it is fsynced before any data is written
+    st = os.fstat(fd)
+    if inode == st.st_ino and old_end < st.st_size:
+        complete = st.st_size >= new_end and crc == _crc_range(
+            fd, old_end, new_end - old_end
+        )
+        if not complete:
+            os.ftruncate(fd, old_end)
+            os.fsync(fd)
+            removed = st.st_size - old_end
+    os.unlink(journal)
+    return removed
+
+
+def _sweep_temps(path: str) -> None:
+    """Remove temporaries of dead writers of ``path`` (lock held)."""
+    head, name = os.path.split(path)
+    prefix = f".{name}."
+    try:
+        entries = os.listdir(head or ".")
+    except OSError:  # pragma: no cover - directory vanished
+        return
+    for entry in entries:
+        if not (entry.startswith(prefix) and entry.endswith(".tmp")):
+            continue
+        pid_text = entry[len(prefix) :].split(".", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(head, entry))
+        except PermissionError:  # pragma: no cover - another user's, alive
+            pass
+
+
+def _mkstemp(path: str) -> tuple[int, str]:
+    head, name = os.path.split(path)
+    return tempfile.mkstemp(
+        prefix=f".{name}.{os.getpid()}.", suffix=".tmp", dir=head or "."
+    )
+
+
+def _valid_end(fp: BinaryIO, path: str) -> tuple[FileHeader | None, int]:
+    header = _read_header_or_none(fp, path)
+    if header is None:
+        return None, 0
+    return header, scan_data_section(fp, header, path).valid_end
+
+
+def valid_data_end(path: str | os.PathLike[str]) -> int:
+    """Return the offset after the last whole record/block of a flow file.
+
+    Equals the file size for an intact file (0 for an empty or partial
+    header).
+    """
+    p = os.fspath(path)
+    with open(p, "rb") as fp:
+        return _valid_end(fp, p)[1]
+
+
+def repair_file(path: str | os.PathLike[str]) -> int:
+    """Remove what an interrupted append left at the end of a flow file.
+
+    Under the file's lock: undo an in-place append recorded in the
+    journal, then cut a partial record or block.  Returns the number of
+    bytes removed (0 for an intact file).
+
+    Raises:
+        SilkFormatError: the file is not a SiLK file, or its data section
+            is corrupt beyond a torn tail.
+    """
+    p = os.fspath(path)
+    fd = os.open(p, os.O_RDWR)
+    try:
+        with _locked(p, fd):
+            removed = _recover_journal(fd, p)
+            size = os.fstat(fd).st_size
+            with _fdopen(fd, "rb") as fp:
+                _, end = _valid_end(fp, p)
+            if end < size:
+                os.ftruncate(fd, end)
+                os.fsync(fd)
+                removed += size - end
+            return removed
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------
+# The writer
+
+
+class RepositoryWriter:
+    """Write flow records into a SiLK repository (or incremental files).
+
+    Args:
+        root: the data root (``--data-rootdir``), or with ``incremental``
+            the directory rwflowappend polls.
+        site: the site configuration; records whose flowtype or sensor it
+            does not define cannot be placed (see ``on_unknown``).
+        compression: method for new files (name or id); appends use the
+            existing file's.
+        byte_order: ``"little"``, ``"big"`` or ``"native"`` for new files.
+        file_format, record_version: layout of new files (a writable
+            layout: FT_RWIPV6ROUTING v1 by default, FT_RWIPV6 v1,
+            FT_RWGENERIC v5).
+        append_mode: ``"replace"`` (atomic rename) or ``"inplace"``
+            (rwflowappend-style); see the module docstring.
+        incremental: write new incremental files instead of hourly files.
+        max_open_files: hourly files with pending records at once.
+        durable: fsync new files and directories at each commit (appends
+            are always fsynced).
+        ipv6_policy: passed to the encoder (IPv6 rows into FT_RWGENERIC).
+        on_unknown: ``"error"`` raises for an undefined flowtype/sensor,
+            ``"skip"`` drops and counts such rows.
+        spool_dir: where pending records spill (default: ``root``).
+        before_commit: called with a :class:`CommitIntent` just before
+            each commit becomes visible (under the file's lock); raising
+            cancels that commit.
+
+    Not thread-safe: use one writer per thread.  Several writers (threads
+    or processes) may share a repository.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        site: SiteConfig,
+        *,
+        compression: str | int = "none",
+        byte_order: str = "native",
+        file_format: int = FileFormat.FT_RWIPV6ROUTING,
+        record_version: int = 1,
+        append_mode: AppendMode = "replace",
+        incremental: bool = False,
+        max_open_files: int = 64,
+        durable: bool = True,
+        ipv6_policy: str = "mix",
+        on_unknown: Literal["error", "skip"] = "error",
+        spool_dir: str | os.PathLike[str] | None = None,
+        before_commit: Callable[[CommitIntent], None] | None = None,
+    ) -> None:
+        if (int(file_format), record_version) not in FLOW_WRITABLE:
+            raise SilkFormatError(
+                f"Cannot write {format_name(file_format)} record version "
+                f"{record_version}: writable are FT_RWIPV6ROUTING v1, "
+                f"FT_RWGENERIC v5, FT_RWIPV6 v1"
+            )
+        if byte_order == "native":
+            byte_order = sys.byteorder
+        if byte_order not in ("little", "big"):
+            raise ValueError(
+                f"Invalid byte-order '{byte_order}': expected big, little "
+                f"or native"
+            )
+        if append_mode not in ("replace", "inplace"):
+            raise ValueError(
+                f"Invalid append-mode '{append_mode}': expected replace or "
+                f"inplace"
+            )
+        if on_unknown not in ("error", "skip"):
+            raise ValueError(
+                f"Invalid on-unknown '{on_unknown}': expected error or skip"
+            )
+        if max_open_files < 1:
+            raise ValueError("max_open_files must be at least 1")
+        self.root = os.fspath(root)
+        self.site = site
+        self.compression = compression_from_name(compression)
+        self.byte_order = byte_order
+        self.file_format = FileFormat(int(file_format))
+        self.record_version = record_version
+        self.append_mode = append_mode
+        self.incremental = incremental
+        self.max_open_files = max_open_files
+        self.durable = durable
+        self.ipv6_policy = ipv6_policy
+        self.on_unknown = on_unknown
+        os.makedirs(self.root, exist_ok=True)
+        self.spool_dir = os.fspath(spool_dir) if spool_dir else self.root
+        self.before_commit = before_commit
+        self.stats = WriterStats()
+        self._pending: OrderedDict[tuple[int, int, int], _Pending] = (
+            OrderedDict()
+        )
+        self._limit = block_size_for(_ROW)
+        self._closed = False
+
+    # -- public ---------------------------------------------------------------
+
+    def write(self, rows: np.ndarray) -> None:
+        """Queue FLOW_DTYPE rows; they reach the files at the next commit.
+
+        Raises:
+            TypeError: ``rows`` is not a FLOW_DTYPE array.
+            SiteConfigError: a row's flowtype or sensor is not in the site
+                (with ``on_unknown="error"``; nothing of the batch is
+                queued then).
+        """
+        if self._closed:
+            raise ValueError("Write to a closed RepositoryWriter")
+        if not isinstance(rows, np.ndarray) or rows.dtype != FLOW_DTYPE:
+            raise TypeError(
+                f"Expected a FLOW_DTYPE array, got "
+                f"{getattr(rows, 'dtype', type(rows).__name__)}"
+            )
+        rows = np.ascontiguousarray(rows.reshape(-1))
+        if len(rows) == 0:
+            return
+        groups = list(_group_by_key(rows))
+        unknown = [
+            (key, part)
+            for key, part in groups
+            if key[0] not in self.site.flowtypes
+            or key[1] not in self.site.sensors
+        ]
+        if unknown and self.on_unknown == "error":
+            (flowtype, sensor, _), _ = unknown[0]
+            raise SiteConfigError(
+                f"Cannot place records of flowtype {flowtype} and sensor "
+                f"{sensor}: not defined in the site configuration "
+                f"'{self.site.path or '<string>'}'"
+            )
+        self.stats.records_in += len(rows)
+        self.stats.records_skipped += sum(len(part) for _, part in unknown)
+        skip = {key for key, _ in unknown}
+        for key, part in groups:
+            if key not in skip:
+                self._queue(key, part)
+
+    def flush(self) -> None:
+        """Commit every pending hourly file (each one atomically)."""
+        while self._pending:
+            _, pending = self._pending.popitem(last=False)
+            try:
+                self._commit(pending)
+            finally:
+                pending.discard()
+
+    def close(self) -> WriterStats:
+        """Commit everything and return the statistics."""
+        if not self._closed:
+            try:
+                self.flush()
+            finally:
+                self._closed = True
+        return self.stats
+
+    def abort(self) -> None:
+        """Drop the records not yet committed; the files stay as they are."""
+        for pending in self._pending.values():
+            pending.discard()
+        self._pending.clear()
+        self._closed = True
+
+    def __enter__(self) -> RepositoryWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def path_for(self, flowtype: int, sensor: int, time_ms: int) -> str:
+        """Return the hourly file of a key (``ROOT/`` + path-format)."""
+        rel = expand_path_format(self.site, flowtype, sensor, time_ms)
+        return f"{self.root}/{rel}"
+
+    # -- internals ----------------------------------------------------------
+
+    def _queue(self, key: tuple[int, int, int], rows: np.ndarray) -> None:
+        pending = self._pending.get(key)
+        if pending is None:
+            while len(self._pending) >= self.max_open_files:
+                _, oldest = self._pending.popitem(last=False)
+                try:
+                    self._commit(oldest)
+                finally:
+                    oldest.discard()
+            pending = _Pending(key, self._limit, self.spool_dir)
+            self._pending[key] = pending
+        else:
+            self._pending.move_to_end(key)
+        pending.add(rows)
+
+    def _new_writer(
+        self, fp: BinaryIO, key: tuple[int, int, int]
+    ) -> FlowWriter:
+        flowtype, sensor, hour = key
+        return FlowWriter(
+            fp,
+            format=self.file_format,
+            record_version=self.record_version,
+            byte_order=self.byte_order,
+            compression=self.compression,
+            entries=[PackedFileEntry(hour, flowtype, sensor)],
+            ipv6_policy=self.ipv6_policy,
+        )
+
+    def _feed(self, sink: FlowWriter | FlowAppender, pending: _Pending) -> int:
+        """Write every pending row through ``sink``; return rows stored."""
+        rsize = FLOW_RECORD_SIZES[
+            (FileFormat(sink.header.format), sink.header.record_version)
+        ]
+        per_chunk = block_size_for(rsize) // rsize
+        return sum(sink.write(rows) for rows in pending.iter_rows(per_chunk))
+
+    def _commit(self, pending: _Pending) -> None:
+        if pending.count == 0:
+            return
+        if self.incremental:
+            self._commit_incremental(pending)
+        else:
+            self._commit_hourly(pending)
+        self.stats.commits += 1
+
+    def _announce(
+        self,
+        path: str,
+        old_inode: int | None,
+        old_end: int,
+        new_fd: int,
+        records: int,
+    ) -> None:
+        """Tell ``before_commit`` what the commit about to happen does."""
+        if self.before_commit is not None:
+            self.before_commit(
+                CommitIntent(
+                    path, old_inode, old_end, os.fstat(new_fd).st_ino, records
+                )
+            )
+
+    def _account(
+        self, path: str, records: int, nbytes: int, flow: FlowStats
+    ) -> None:
+        st = self.stats
+        st.records_written += records
+        st.bytes_written += nbytes
+        st.files[path] = st.files.get(path, 0) + records
+        for f in fields(FlowStats):
+            setattr(
+                st.flow,
+                f.name,
+                getattr(st.flow, f.name) + getattr(flow, f.name),
+            )
+
+    def _write_new(
+        self, fd: int, pending: _Pending
+    ) -> tuple[int, int, FlowStats]:
+        """Write a complete new file on ``fd``: (records, bytes, stats)."""
+        os.lseek(fd, 0, os.SEEK_SET)
+        with _fdopen(fd, "wb") as fp:
+            writer = self._new_writer(fp, pending.key)
+            try:
+                records = self._feed(writer, pending)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            nbytes = fp.tell()
+        os.fchmod(fd, _NEW_FILE_MODE)
+        if self.durable:
+            os.fsync(fd)
+        return records, nbytes, writer.stats
+
+    def _commit_incremental(self, pending: _Pending) -> None:
+        flowtype, sensor, hour = pending.key
+        base = os.path.basename(self.path_for(flowtype, sensor, hour))
+        while True:
+            name = f"{base}.{secrets.token_hex(3)}"
+            final = os.path.join(self.root, name)
+            work = os.path.join(self.root, "." + name)
+            if os.path.exists(final):  # pragma: no cover - 1 in 16 M
+                continue
+            try:
+                fd = os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # pragma: no cover - 1 in 16 M
+                continue
+            break
+        try:
+            records, nbytes, flow = self._write_new(fd, pending)
+            self._announce(final, None, 0, fd, records)
+            os.rename(work, final)
+            if self.durable:
+                _fsync_dir(self.root)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(work)
+            raise
+        finally:
+            os.close(fd)
+        self.stats.files_created += 1
+        self._account(final, records, nbytes, flow)
+
+    def _commit_hourly(self, pending: _Pending) -> None:
+        flowtype, sensor, hour = pending.key
+        path = self.path_for(flowtype, sensor, hour)
+        if os.path.exists(path + ".gz") and not os.path.exists(path):
+            raise AppendError(
+                f"Cannot write '{path}': '{path}.gz' exists and SiLK reads "
+                f"the .gz file only when the plain one is missing"
+            )
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR)
+            except FileNotFoundError:
+                if self._create(pending, path):
+                    return
+                continue  # another writer created it: append instead
+            try:
+                with _locked(path, fd):
+                    if not _same_file(fd, path):
+                        continue  # replaced while we waited: start over
+                    self._append(pending, path, fd)
+                    return
+            finally:
+                os.close(fd)
+
+    def _create(self, pending: _Pending, path: str) -> bool:
+        """Create ``path`` complete in one step; False if it appeared."""
+        fd, tmp = _mkstemp(path)
+        try:
+            records, nbytes, flow = self._write_new(fd, pending)
+            self._announce(path, None, 0, fd, records)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            if self.durable:
+                _fsync_dir(os.path.dirname(path))
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.stats.files_created += 1
+        self._account(path, records, nbytes, flow)
+        return True
+
+    def _append(self, pending: _Pending, path: str, fd: int) -> None:
+        """Append under the lock, in the file's own layout."""
+        repaired = _recover_journal(fd, path)
+        _sweep_temps(path)
+        size = os.fstat(fd).st_size
+        with _fdopen(fd, "rb") as fp:
+            header, valid = _valid_end(fp, path)
+        if valid < size or repaired:
+            self.stats.tails_repaired += 1
+        if self.append_mode == "inplace":
+            records, nbytes, flow = self._append_inplace(
+                pending, path, fd, header=header, valid=valid
+            )
+        else:
+            records, nbytes, flow = self._append_replace(
+                pending, path, fd, fresh=header is None, valid=valid
+            )
+        if header is None:
+            self.stats.files_created += 1
+        else:
+            self.stats.files_appended += 1
+        self._account(path, records, nbytes, flow)
+
+    def _append_replace(
+        self, pending: _Pending, path: str, fd: int, *, fresh: bool, valid: int
+    ) -> tuple[int, int, FlowStats]:
+        tmp_fd, tmp = _mkstemp(path)
+        try:
+            if fresh:
+                records, nbytes, flow = self._write_new(tmp_fd, pending)
+            else:
+                _copy_range(fd, tmp_fd, valid)
+                with _fdopen(tmp_fd, "r+b") as fp:
+                    appender = open_append(
+                        fp, path=tmp, ipv6_policy=self.ipv6_policy
+                    )
+                    with appender:
+                        records = self._feed(appender, pending)
+                    nbytes = fp.seek(0, os.SEEK_END) - valid
+                flow = appender.stats
+            os.fchmod(tmp_fd, os.fstat(fd).st_mode & 0o7777)
+            self._announce(
+                path,
+                os.fstat(fd).st_ino,
+                0 if fresh else valid,
+                tmp_fd,
+                records,
+            )
+            os.rename(tmp, path)
+            tmp = ""
+            if self.durable:
+                _fsync_dir(os.path.dirname(path))
+        finally:
+            os.close(tmp_fd)
+            if tmp:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return records, nbytes, flow
+
+    def _append_inplace(
+        self, pending: _Pending, path: str, fd: int, *,
+        header: FileHeader | None, valid: int,
+    ) -> tuple[int, int, FlowStats]:  # fmt: skip
+        """Encode into a spool, journal (ends + CRC), then append."""
+        with tempfile.TemporaryFile(dir=self.spool_dir) as spool:
+            sfd = spool.fileno()
+            if header is None:  # empty placeholder: a whole new file
+                records, _, flow = self._write_new(sfd, pending)
+                start = 0
+            else:
+                with _fdopen(sfd, "wb") as fp:
+                    writer = FlowWriter(
+                        fp,
+                        format=header.format,
+                        record_version=header.record_version,
+                        byte_order=header.byte_order,
+                        compression=header.compression,
+                        ipv6_policy=self.ipv6_policy,
+                    )
+                    records = self._feed(writer, pending)
+                    writer.close()
+                start = len(encode_header(writer.header))
+                flow = writer.stats
+            length = os.fstat(sfd).st_size - start
+            self._announce(path, os.fstat(fd).st_ino, valid, fd, records)
+            crc = _crc_range(sfd, start, length)
+            journal = _journal_path(path)
+            jfd = os.open(
+                journal, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
+            )
+            try:
+                line = (
+                    f"{os.fstat(fd).st_ino} {valid} {valid + length} {crc}\n"
+                )
+                os.write(jfd, line.encode("ascii"))
+                os.fsync(jfd)
+            finally:
+                os.close(jfd)
+            _fsync_dir(os.path.dirname(path))
+            try:
+                os.ftruncate(fd, valid)
+                _copy_range(sfd, fd, length, start, valid)
+                os.fsync(fd)
+            except BaseException:
+                os.ftruncate(fd, valid)
+                os.unlink(journal)
+                raise
+        os.unlink(journal)
+        _fsync_dir(os.path.dirname(path))
+        return records, length, flow
+
+
+def _group_by_key(
+    rows: np.ndarray,
+) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
+    """Split rows by (flowtype, sensor, hour start ms), order kept.
+
+    One stable sort of a packed 64-bit key (flowtype 8 bits, sensor 16,
+    hour offset within the batch 40) and one gather of the rows.
+    """
+    hours = rows["stime"] // HOUR_MS
+    first = int(hours.min())
+    if int(hours.max()) - first >= 1 << 40:  # absurd sTimes: split first
+        low = hours < first + (1 << 39)
+        yield from _group_by_key(rows[low])
+        yield from _group_by_key(rows[~low])
+        return
+    key = (
+        (rows["flowtype"].astype(np.uint64) << np.uint64(56))
+        | (rows["sensor"].astype(np.uint64) << np.uint64(40))
+        | (hours - first).astype(np.uint64)
+    )
+    if (key == key[0]).all():
+        groups: tuple[np.ndarray, np.ndarray, list[int]] = (
+            key[:1],
+            rows,
+            [0, len(rows)],
+        )
+    else:
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1
+        groups = (
+            sorted_key[np.concatenate(([0], starts))],
+            rows[order],
+            [0, *starts.tolist(), len(rows)],
+        )
+    keys, ordered, bounds = groups
+    for i, packed in enumerate(keys.tolist()):
+        flowtype, sensor = packed >> 56, (packed >> 40) & 0xFFFF
+        hour = (first + (packed & ((1 << 40) - 1))) * HOUR_MS
+        yield (flowtype, sensor, hour), ordered[bounds[i] : bounds[i + 1]]
+
+
+__all__ = [
+    "AppendError",
+    "AppendMode",
+    "CommitIntent",
+    "RepositoryWriter",
+    "WriterStats",
+    "repair_file",
+    "valid_data_end",
+]
