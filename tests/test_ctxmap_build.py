@@ -1,0 +1,770 @@
+# SPDX-License-Identifier: MIT
+"""Context map: bindings learned from logs, inventory and ip-ranges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pysilk_ext.ctxmap import (
+    AMBIGUOUS_LABEL,
+    UNKNOWN_SCOPE,
+    ContextMap,
+    ContextMapBuilder,
+    merge,
+)
+from pysilk_ext.errors import ContextMapError
+from tests.ctxmap_support import (
+    DATA,
+    V2,
+    batch_of,
+    bindings_of,
+    build,
+    parse_file,
+    rec,
+)
+
+SEED_S3 = [
+    "16.182.72.112",
+    "52.216.215.0",
+    "52.217.111.214",
+    "52.217.118.120",
+    "52.217.170.248",
+    "52.217.99.126",
+    "54.231.135.64",
+    "54.231.139.192",
+]
+SEED_INTERNAL = {
+    "az-id": "use1-az2",
+    "instance-id": "i-0826dea5238644ce7",
+    "interface-id": "eni-0ffa7e54f1ae8fa1b",
+    "region": "us-east-1",
+    "subnet-id": "subnet-0d7d9632ca72baf2",
+    "account-id": "904652123456",
+    "vpc-id": "vpc-0844e5fb7dab616dd",
+}
+SEED_T = 1690329610
+
+
+@pytest.fixture(scope="module")
+def seed_map(shared: Path):
+    """The map of the talk's 31 rows (plus the real ip-ranges.json)."""
+    return build(
+        parse_file(shared / "data" / "seed-sample-v5.log"),
+        ranges=shared / "data" / "ip-ranges.json",
+    )
+
+
+def test_seed_s3_labels(seed_map) -> None:
+    """The talk's S3 table: every S3 address of the seed is labelled S3,
+    and the logs' own service bindings are exactly those addresses."""
+    found = {
+        r.address: r.fields.get("aws-service")
+        for r in seed_map.lookup(SEED_S3, at=SEED_T)
+    }
+    assert dict.fromkeys(SEED_S3, "S3") == found
+    observed = seed_map.addresses("aws-service", "S3", include_ranges=False)
+    assert sorted(SEED_S3, key=lambda a: tuple(map(int, a.split(".")))) == [
+        str(n.network_address) for n in observed
+    ]
+    assert {"service"} == {
+        b.relation for b in seed_map.lookup_value("aws-service", "S3")
+    }
+
+
+def test_seed_internal_labels(seed_map) -> None:
+    """The talk's internal table: 10.1.1.50 -> AZ, instance, interface,
+    region, subnet, account, VPC, no sublocation; first/last seen are the
+    records' start/end."""
+    (result,) = seed_map.lookup(["10.1.1.50"], at=SEED_T)
+    expected = dict(SEED_INTERNAL, type="IPv4")
+    assert expected == result.fields
+    binding = result.bindings["interface"]
+    assert (1690329606, 1690329625) == (binding.first_seen, binding.last_seen)
+    assert "vpc-0844e5fb7dab616dd" == binding.scope
+    assert not result.stale
+    assert "sublocation-id" not in result.fields
+
+
+def test_seed_peer_is_not_an_interface(seed_map) -> None:
+    """10.1.1.25 only ever appears as the remote side: no binding."""
+    assert [] == bindings_of(seed_map, "10.1.1.25")
+    (result,) = seed_map.lookup(["10.1.1.25"], at=SEED_T)
+    assert {} == result.fields
+
+
+def test_overlapping_vpcs_kept_apart() -> None:
+    """One private address in two VPCs: two bindings, each scoped lookup
+    finds its own, the unscoped lookup is ambiguous (no guess)."""
+    recs = [
+        rec(
+            srcaddr="10.0.0.5",
+            dstaddr="8.8.8.8",
+            vpc_id="vpc-a",
+            interface_id="eni-a",
+            instance_id="i-a",
+        ),
+        rec(
+            srcaddr="10.0.0.5",
+            dstaddr="8.8.4.4",
+            vpc_id="vpc-b",
+            interface_id="eni-b",
+            instance_id="i-b",
+        ),
+    ]
+    cmap = build(batch_of(recs))
+    assert [("interface", "eni-a"), ("interface", "eni-b")] == sorted(
+        bindings_of(cmap, "10.0.0.5")
+    )
+    (a,) = cmap.lookup(["10.0.0.5"], at=1030, scope="vpc-a")
+    (b,) = cmap.lookup(["10.0.0.5"], at=1030, scope="vpc-b")
+    (any_,) = cmap.lookup(["10.0.0.5"], at=1030)
+    assert ("eni-a", "i-a") == (
+        a.fields["interface-id"],
+        a.fields["instance-id"],
+    )
+    assert ("eni-b", "i-b") == (
+        b.fields["interface-id"],
+        b.fields["instance-id"],
+    )
+    assert any_.ambiguous
+    assert ("vpc-a", "vpc-b") == any_.scopes
+    assert {} == any_.fields
+    rows, flags = cmap.lookup_rows(cmap._all_addresses()[:1], 1030, None)
+    assert -2 == rows[0, 0]
+    assert AMBIGUOUS_LABEL == cmap.label(
+        int(cmap.resolve_ids(rows, flags, "vpc-id")[0])
+    )
+
+
+def test_scope_never_hides_a_unique_answer() -> None:
+    """A lookup scoped to a VPC where the address is unknown answers as
+    an unscoped lookup (the address is bound in one VPC only)."""
+    cmap = build(batch_of([rec(srcaddr="10.9.9.9", dstaddr="1.1.1.1")]))
+    for scope in ("vpc-0aaaaaaaaaaaaaaa1", "vpc-other", "vpc-not-in-map"):
+        (r,) = cmap.lookup(["10.9.9.9"], at=1030, scope=scope)
+        assert "eni-0aaaaaaaaaaaaaaa1" == r.fields["interface-id"]
+
+
+def test_ip_reuse_starts_a_new_interval() -> None:
+    """An address re-bound to another ENI/instance keeps both intervals;
+    lookups before, within, between and after them follow the rule."""
+    recs = [
+        rec(
+            srcaddr="10.0.0.9",
+            dstaddr="1.1.1.1",
+            interface_id="eni-1",
+            instance_id="i-1",
+            start=1000,
+            end=1100,
+        ),
+        rec(
+            srcaddr="10.0.0.9",
+            dstaddr="1.1.1.1",
+            interface_id="eni-1",
+            instance_id="i-1",
+            start=1040,
+            end=1090,
+        ),
+        rec(
+            srcaddr="10.0.0.9",
+            dstaddr="1.1.1.1",
+            interface_id="eni-2",
+            instance_id="i-2",
+            start=2000,
+            end=2100,
+        ),
+    ]
+    cmap = build(batch_of(recs))
+    spans = sorted(
+        (b.fields["interface-id"], b.first_seen, b.last_seen)
+        for b in cmap.iter_bindings()
+    )
+    assert [("eni-1", 1000, 1100), ("eni-2", 2000, 2100)] == spans
+    cases = [
+        (900, None, False),  # before the first interval: none
+        (1050, "eni-1", False),  # inside the first
+        (1100, "eni-1", False),  # on its last second
+        (1500, "eni-1", True),  # between: extrapolated, stale
+        (2000, "eni-2", False),  # re-bound
+        (3000, "eni-2", True),  # after the last: stale
+    ]
+    for at, iface, stale in cases:
+        (r,) = cmap.lookup(["10.0.0.9"], at=at)
+        assert (iface, stale) == (r.fields.get("interface-id"), r.stale), at
+
+
+def test_nat_packet_addresses_kept_separate() -> None:
+    """On a NAT gateway ENI the forwarded internet host appears only in
+    pkt-dstaddr: it becomes a 'packet' binding (kind forwarded), never
+    an address owned by the NAT interface."""
+    nat = {"interface_id": "eni-nat", "instance_id": "-"}
+    recs = [
+        # instance -> NAT ENI (ingress on the NAT ENI)
+        rec(
+            srcaddr="10.0.1.5",
+            dstaddr="10.0.0.220",
+            pkt_dstaddr="203.0.113.5",
+            flow_direction="ingress",
+            **nat,
+        ),
+        # NAT ENI -> internet
+        rec(srcaddr="10.0.0.220", dstaddr="203.0.113.5", **nat),
+    ]
+    cmap = build(batch_of(recs))
+    (host,) = cmap.lookup(["203.0.113.5"], at=1030)
+    assert "interface-id" not in host.fields
+    packet = host.bindings["packet"]
+    assert ("eni-nat", ("forwarded",), None) == (
+        packet.fields["interface-id"],
+        packet.kinds,
+        packet.scope,
+    )
+    (own,) = cmap.lookup(["10.0.0.220"], at=1030)
+    assert "eni-nat" == own.fields["interface-id"]
+    assert [("interface", "eni-nat")] == bindings_of(cmap, "10.0.0.220")
+
+
+def test_secondary_address_needs_inventory_evidence(tmp_path: Path) -> None:
+    """A pod on a secondary IP shows only in pkt-srcaddr: a 'packet'
+    binding without 'forwarded'; once the inventory lists the address as
+    the ENI's secondary IP, the inventory answers for it."""
+    recs = [
+        rec(
+            srcaddr="10.1.1.50",
+            dstaddr="10.1.9.9",
+            pkt_srcaddr="10.1.1.77",
+            interface_id="eni-0ffa7e54f1ae8fa1b",
+            vpc_id="vpc-0844e5fb7dab616dd",
+            start=1690329606,
+            end=1690329625,
+        ),
+    ]
+    logs_only = build(batch_of(recs))
+    (pod,) = logs_only.lookup(["10.1.1.77"], at=1690329610)
+    assert {} == pod.fields
+    assert () == pod.bindings["packet"].kinds
+    with_inv = build(
+        batch_of(recs), eni=DATA / "eni-describe.json", eni_at=1690329700
+    )
+    (pod,) = with_inv.lookup(
+        ["10.1.1.77"], at=1690329700, scope="vpc-0844e5fb7dab616dd"
+    )
+    assert "eni-0ffa7e54f1ae8fa1b" == pod.fields["interface-id"]
+    assert ("secondary",) == pod.bindings["inventory"].kinds
+
+
+def test_v2_logs_infer_the_interface_side() -> None:
+    """Version 2 records carry no flow-direction: the address present in
+    every record of the ENI is its own, inbound REJECT scans included;
+    without vpc-id the scope is unknown ('?')."""
+    v2 = {"version": 2, "interface_id": "eni-v2"}
+    recs = [
+        rec(
+            srcaddr="172.31.16.139",
+            dstaddr="172.31.16.21",
+            start=10,
+            end=70,
+            **v2,
+        ),
+        rec(
+            srcaddr="172.31.16.21",
+            dstaddr="172.31.16.139",
+            start=15,
+            end=70,
+            **v2,
+        ),
+        rec(
+            srcaddr="203.0.113.12",
+            dstaddr="172.31.16.139",
+            action="REJECT",
+            start=20,
+            end=80,
+            **v2,
+        ),
+        rec(
+            srcaddr="198.51.100.7",
+            dstaddr="172.31.16.139",
+            action="REJECT",
+            start=30,
+            end=95,
+            **v2,
+        ),
+    ]
+    builder = ContextMapBuilder()
+    builder.add_batch(batch_of(recs, V2))
+    cmap = builder.build()
+    (b,) = list(cmap.iter_bindings())
+    assert ("172.31.16.139", "eni-v2", UNKNOWN_SCOPE, 10, 95) == (
+        b.address,
+        b.fields["interface-id"],
+        b.scope,
+        b.first_seen,
+        b.last_seen,
+    )
+    assert 4 == builder.stats.undirected
+    assert 1 == builder.stats.inferred_interfaces
+    assert 0 == builder.stats.unattributed
+
+
+def test_v2_scan_only_interface_takes_the_destination() -> None:
+    """An ENI that only receives REJECTed scans, one per scanner: every
+    address appears once, and the REJECT rule picks the destination."""
+    v2 = {"version": 2, "interface_id": "eni-scan", "action": "REJECT"}
+    recs = [rec(srcaddr="198.51.100.7", dstaddr="10.5.5.5", **v2)]
+    cmap = build(batch_of(recs, V2))
+    assert [("interface", "eni-scan")] == bindings_of(cmap, "10.5.5.5")
+    assert [] == bindings_of(cmap, "198.51.100.7")
+
+
+def test_v2_scope_joined_from_inventory(tmp_path: Path) -> None:
+    """With an inventory, a v2 binding of unknown VPC gets its ENI's VPC
+    and the inventory fills the fields the logs lack."""
+    v2 = {
+        "version": 2,
+        "interface_id": "eni-0ffa7e54f1ae8fa1b",
+        "account_id": "904652123456",
+    }
+    t = {"start": 1690329600, "end": 1690329660}
+    recs = [
+        rec(srcaddr="10.1.1.50", dstaddr="10.1.1.25", **t, **v2),
+        rec(srcaddr="10.1.1.25", dstaddr="10.1.1.50", **t, **v2),
+    ]
+    cmap = build(
+        batch_of(recs, V2), eni=DATA / "eni-describe.json", eni_at=1690329700
+    )
+    iface = [b for b in cmap.iter_bindings() if b.relation == "interface"]
+    assert ["vpc-0844e5fb7dab616dd"] == [b.scope for b in iface]
+    (r,) = cmap.lookup(
+        ["10.1.1.50"], at=1690329650, scope="vpc-0844e5fb7dab616dd"
+    )
+    assert ("i-0826dea5238644ce7", "subnet-0d7d9632ca72baf2") == (
+        r.fields["instance-id"],
+        r.fields["subnet-id"],
+    )
+
+
+def test_reingest_and_self_merge_change_nothing(shared: Path) -> None:
+    """Ingesting the same logs twice, or merging a map with itself, gives
+    the same bytes."""
+    seed = parse_file(shared / "data" / "seed-sample-v5.log")
+    once = build(seed)
+    twice = build(seed, seed)
+    assert once.data == twice.data
+    assert once.data == merge(once, once).data
+    builder = ContextMapBuilder()
+    builder.add_map(once)
+    builder.add_batch(seed)
+    assert once.data == builder.build().data
+
+
+def test_builder_can_build_again() -> None:
+    """build() does not consume the builder: more input, newer map."""
+    builder = ContextMapBuilder()
+    builder.add_batch(batch_of([rec(srcaddr="10.0.0.1", dstaddr="1.1.1.1")]))
+    first = builder.build()
+    builder.add_batch(
+        batch_of(
+            [rec(srcaddr="10.0.0.1", dstaddr="1.1.1.1", start=5000, end=5060)]
+        )
+    )
+    second = builder.build()
+    assert [(1000, 1060)] == [
+        (b.first_seen, b.last_seen) for b in first.iter_bindings()
+    ]
+    assert [(1000, 5060)] == [
+        (b.first_seen, b.last_seen) for b in second.iter_bindings()
+    ]
+
+
+def test_status_records_are_not_bindings() -> None:
+    """NODATA/SKIPDATA lines carry no addresses and bind nothing."""
+    recs = [
+        rec(
+            srcaddr="-",
+            dstaddr="-",
+            pkt_srcaddr="-",
+            pkt_dstaddr="-",
+            log_status="NODATA",
+            action="-",
+            flow_direction="-",
+        )
+    ]
+    builder = ContextMapBuilder()
+    builder.add_batch(batch_of(recs))
+    assert 0 == len(builder.build())
+    assert 1 == builder.stats.not_flows
+
+
+def test_eni_inventory_sample() -> None:
+    """The describe-network-interfaces sample: primary, secondary, IPv6,
+    public and Elastic IP addresses with their interface, instance,
+    subnet, VPC, owner and region (from the AZ name)."""
+    cmap = build(eni=DATA / "eni-describe.json", eni_at=1690329700)
+    got = {
+        (b.address, b.scope): (
+            b.kinds,
+            b.fields.get("interface-id"),
+            b.fields.get("instance-id"),
+            b.first_seen,
+        )
+        for b in cmap.iter_bindings()
+    }
+    web = "eni-0ffa7e54f1ae8fa1b"
+    attach = 1689844502  # 2023-07-20T09:15:02Z
+    expected = {
+        ("10.1.1.50", "vpc-0844e5fb7dab616dd"): (
+            ("primary",),
+            web,
+            "i-0826dea5238644ce7",
+            attach,
+        ),
+        ("10.1.1.77", "vpc-0844e5fb7dab616dd"): (
+            ("secondary",),
+            web,
+            "i-0826dea5238644ce7",
+            1690329700,
+        ),
+        ("3.91.12.34", None): (
+            ("public",),
+            web,
+            "i-0826dea5238644ce7",
+            1690329700,
+        ),
+        ("2600:1f18:6a2:4b00:7e1a:2f3c:9d4e:51a0", None): (
+            ("ipv6",),
+            web,
+            "i-0826dea5238644ce7",
+            attach,
+        ),
+        ("10.1.0.220", "vpc-0844e5fb7dab616dd"): (
+            ("primary",),
+            "eni-0a1b2c3d4e5f60718",
+            None,
+            1690329700,
+        ),
+        ("54.210.7.9", None): (
+            ("public", "elastic"),
+            "eni-0a1b2c3d4e5f60718",
+            None,
+            1690329700,
+        ),
+        ("10.1.2.9", "vpc-0844e5fb7dab616dd"): (
+            ("primary",),
+            "eni-07e6d5c4b3a291807",
+            None,
+            1690329700,
+        ),
+        ("10.1.1.50", "vpc-0f3e2d1c0b9a87654"): (
+            ("primary",),
+            "eni-0c9b8a7f6e5d4c3b2",
+            "i-05b4c3d2e1f0a9b8c",
+            1690310411,
+        ),
+    }
+    assert expected == got
+    (nat,) = cmap.lookup(["10.1.0.220"], at=1690329700)
+    assert {
+        "interface-type": "nat_gateway",
+        "region": "us-east-1",
+        "availability-zone": "us-east-1b",
+    }.items() <= nat.fields.items()
+    (eu,) = cmap.lookup(
+        ["10.1.1.50"], at=1690329700, scope="vpc-0f3e2d1c0b9a87654"
+    )
+    assert ("eu-west-1", "euw1-az3", "210987654321") == (
+        eu.fields["region"],
+        eu.fields["az-id"],
+        eu.fields["account-id"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(NetworkInterfaces={}), "is not a list"),
+        (lambda d: d.pop("NetworkInterfaces"), "No 'NetworkInterfaces' key"),
+        (
+            lambda d: d["NetworkInterfaces"][1].pop("NetworkInterfaceId"),
+            r"NetworkInterfaces\[1\]: Missing 'NetworkInterfaceId'",
+        ),
+        (
+            lambda d: d["NetworkInterfaces"][0]["PrivateIpAddresses"][
+                1
+            ].update(PrivateIpAddress="10.1.1.777"),
+            r"NetworkInterfaces\[0\]: PrivateIpAddresses\[1\]: Invalid "
+            r"PrivateIpAddress '10.1.1.777'",
+        ),
+        (
+            lambda d: d["NetworkInterfaces"][0]["Ipv6Addresses"][0].update(
+                Ipv6Address="10.0.0.1"
+            ),
+            "Not an IPv6 address",
+        ),
+        (
+            lambda d: d["NetworkInterfaces"][0]["Attachment"].update(
+                AttachTime="yesterday"
+            ),
+            "Invalid AttachTime 'yesterday'",
+        ),
+        (
+            lambda d: d["NetworkInterfaces"][2].update(VpcId=7),
+            "Invalid VpcId '7'",
+        ),
+    ],
+)
+def test_malformed_eni_json_named_error(
+    tmp_path: Path, mutate, message
+) -> None:
+    """A malformed inventory gives a ContextMapError naming the file,
+    the interface and the key."""
+    doc = json.loads((DATA / "eni-describe.json").read_text())
+    mutate(doc)
+    path = tmp_path / "eni-bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ContextMapError, match=message):
+        ContextMapBuilder().add_eni_json(path, at=0)
+
+
+def test_eni_json_not_json(tmp_path: Path) -> None:
+    """Text that is not JSON, and a missing file, are named errors."""
+    path = tmp_path / "eni.json"
+    path.write_text("{ NetworkInterfaces: ")
+    with pytest.raises(
+        ContextMapError, match=r"Invalid ENI inventory .*Not JSON"
+    ):
+        ContextMapBuilder().add_eni_json(path)
+    with pytest.raises(ContextMapError, match=r"Cannot open .*No such file"):
+        ContextMapBuilder().add_eni_json(tmp_path / "absent.json")
+
+
+def _ip_ranges(
+    tmp_path: Path, entries: list[dict[str, str]], sync: str = "1"
+) -> Path:
+    path = tmp_path / f"ip-ranges-{sync}.json"
+    v4 = [e for e in entries if "ip_prefix" in e]
+    v6 = [e for e in entries if "ipv6_prefix" in e]
+    path.write_text(
+        json.dumps(
+            {
+                "syncToken": sync,
+                "createDate": "x",
+                "prefixes": v4,
+                "ipv6_prefixes": v6,
+            }
+        )
+    )
+    return path
+
+
+def _p(prefix: str, service: str, region: str = "us-east-1") -> dict[str, str]:
+    key = "ipv6_prefix" if ":" in prefix else "ip_prefix"
+    return {
+        key: prefix,
+        "service": service,
+        "region": region,
+        "network_border_group": region,
+    }
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            _p("3.5.140.0/33", "S3"),
+            r"prefixes\[1\]: Invalid ip_prefix '3.5.140.0/33'",
+        ),
+        (_p("3.5.140.1/22", "S3"), "Invalid ip_prefix '3.5.140.1/22'"),
+        (_p("bogus", "S3"), "Invalid ip_prefix 'bogus'"),
+        (
+            {
+                "ip_prefix": "2600::/32",
+                "service": "S3",
+                "region": "x",
+                "network_border_group": "x",
+            },
+            "Not an IPv4 prefix",
+        ),
+        ({"ip_prefix": "3.0.0.0/8", "region": "x"}, "Missing 'service'"),
+    ],
+)
+def test_ip_ranges_bad_prefix_named_error(
+    tmp_path: Path, entry, message
+) -> None:
+    """A bad entry in ip-ranges.json names the file and the entry."""
+    path = _ip_ranges(tmp_path, [_p("3.0.0.0/8", "AMAZON"), entry])
+    with pytest.raises(ContextMapError, match=message):
+        ContextMapBuilder().add_ip_ranges(path)
+
+
+def test_ip_ranges_most_specific_service_wins(tmp_path: Path) -> None:
+    """Non-AMAZON beats AMAZON; then the longer prefix; at equal length
+    the narrower service (S3 over EC2); AMAZON is the fallback."""
+    path = _ip_ranges(
+        tmp_path,
+        [
+            _p("52.0.0.0/8", "AMAZON", "us-east-1"),
+            _p("52.216.0.0/15", "EC2"),
+            _p("52.216.0.0/15", "S3"),
+            _p("52.216.8.0/24", "AMAZON"),
+            _p("52.216.9.0/24", "CLOUDFRONT", "GLOBAL"),
+            _p("52.100.0.0/16", "EC2"),
+            _p("2600:1f00::/24", "AMAZON"),
+            _p("2600:1f18::/33", "S3"),
+        ],
+    )
+    cmap = build(ranges=path)
+    want = {
+        "52.1.2.3": ("AMAZON", "us-east-1"),
+        "52.216.1.1": ("S3", "us-east-1"),
+        "52.216.8.8": ("S3", "us-east-1"),
+        "52.216.9.9": ("CLOUDFRONT", "GLOBAL"),
+        "52.100.1.1": ("EC2", "us-east-1"),
+        "2600:1f18::1": ("S3", "us-east-1"),
+        "2600:1f00::1": ("AMAZON", "us-east-1"),
+        "10.0.0.1": (None, None),
+    }
+    got = {
+        r.address: (r.fields.get("aws-service"), r.fields.get("region"))
+        for r in cmap.lookup(list(want), at=0)
+    }
+    assert want == got
+
+
+def test_real_ip_ranges_seed_prefixes(shared: Path) -> None:
+    """With the real file, a seed S3 address not seen in the logs is S3
+    by its prefix, and 3.5.140.0/22 (AMAZON, EC2 and S3) is S3."""
+    cmap = build(ranges=shared / "data" / "ip-ranges.json")
+    got = [
+        r.fields.get("aws-service")
+        for r in cmap.lookup(["52.216.215.1", "3.5.140.9"], at=0)
+    ]
+    assert ["S3", "S3"] == got
+
+
+def test_newest_ip_ranges_wins(tmp_path: Path) -> None:
+    """Of two ip-ranges snapshots the higher syncToken is kept, in any
+    order and through merges."""
+    old = _ip_ranges(tmp_path, [_p("52.0.0.0/8", "EC2")], sync="100")
+    new = _ip_ranges(tmp_path, [_p("52.0.0.0/8", "S3")], sync="200")
+    a, b = build(ranges=old), build(ranges=new)
+    for cmap in (build(ranges=new), merge(a, b), merge(b, a)):
+        (r,) = cmap.lookup(["52.1.1.1"], at=0)
+        assert "S3" == r.fields["aws-service"]
+        assert "200" == cmap.meta["ip-ranges"]["syncToken"]
+
+
+def test_precedence_logs_inventory_ranges(tmp_path: Path) -> None:
+    """Current log binding > current inventory binding > ip-ranges; a
+    current inventory binding beats a stale log binding."""
+    recs = [
+        rec(
+            srcaddr="10.1.1.50",
+            dstaddr="10.1.9.9",
+            interface_id="eni-from-logs",
+            instance_id="i-from-logs",
+            vpc_id="vpc-0844e5fb7dab616dd",
+            start=1690329000,
+            end=1690329700,
+        )
+    ]
+    cmap = build(
+        batch_of(recs), eni=DATA / "eni-describe.json", eni_at=1690329700
+    )
+    scope = "vpc-0844e5fb7dab616dd"
+    (now,) = cmap.lookup(["10.1.1.50"], at=1690329650, scope=scope)
+    assert "eni-from-logs" == now.fields["interface-id"]
+    # Both current at 1690329700: logs first.
+    (both,) = cmap.lookup(["10.1.1.50"], at=1690329700, scope=scope)
+    assert "eni-from-logs" == both.fields["interface-id"]
+    # Fields the logs lack come from the inventory.
+    assert "us-east-1b" == both.fields["availability-zone"]
+    # Later: both stale, the inventory was seen last... at the same
+    # second, so the order decides: logs.
+    (later,) = cmap.lookup(["10.1.1.50"], at=1690339999, scope=scope)
+    assert "eni-from-logs" == later.fields["interface-id"]
+    assert later.stale
+    # An older log binding, inventory current: inventory.
+    old_recs = [dict(recs[0], start="1690000000", end="1690000060")]
+    cmap2 = build(
+        batch_of(old_recs), eni=DATA / "eni-describe.json", eni_at=1690329700
+    )
+    (r,) = cmap2.lookup(["10.1.1.50"], at=1690329700, scope=scope)
+    assert "eni-0ffa7e54f1ae8fa1b" == r.fields["interface-id"]
+
+
+def test_service_label_from_logs_beats_ip_ranges(tmp_path: Path) -> None:
+    """The logs' own pkt-*-aws-service label wins over the prefix list."""
+    path = _ip_ranges(tmp_path, [_p("52.216.0.0/15", "EC2")])
+    recs = [
+        rec(srcaddr="10.0.0.1", dstaddr="52.216.1.1", pkt_dst_aws_service="S3")
+    ]
+    cmap = build(batch_of(recs), ranges=path)
+    (r,) = cmap.lookup(["52.216.1.1"], at=1030)
+    assert ("S3", "us-east-1") == (r.fields["aws-service"], r.fields["region"])
+    (other,) = cmap.lookup(["52.216.2.2"], at=1030)
+    assert "EC2" == other.fields["aws-service"]
+
+
+def test_ipv6_interface_addresses_are_global() -> None:
+    """An ENI's IPv6 (AWS GUA) address is global: found with any scope,
+    never ambiguous."""
+    recs = [
+        rec(
+            srcaddr="2600:1f18:6a2:4b00::10",
+            dstaddr="2606:4700::1111",
+            type="IPv6",
+        )
+    ]
+    cmap = build(batch_of(recs))
+    (b,) = list(cmap.iter_bindings())
+    assert (None, "interface") == (b.scope, b.relation)
+    (r,) = cmap.lookup(["2600:1f18:6a2:4b00::10"], at=1030, scope="vpc-zzz")
+    assert "eni-0aaaaaaaaaaaaaaa1" == r.fields["interface-id"]
+
+
+def test_bad_lookup_inputs_named_errors() -> None:
+    """A bad address, time or field is a ContextMapError."""
+    cmap = build(batch_of([rec(srcaddr="10.0.0.1", dstaddr="1.1.1.1")]))
+    with pytest.raises(
+        ContextMapError, match=r"Invalid IP address '10.0.0.300'"
+    ):
+        cmap.lookup(["10.0.0.300"])
+    with pytest.raises(ContextMapError, match="Invalid time 'soon'"):
+        cmap.lookup(["10.0.0.1"], at="soon")
+    with pytest.raises(ContextMapError, match="Invalid field 'colour'"):
+        cmap.addresses("colour", "red")
+
+
+def test_time_forms() -> None:
+    """SiLK's YYYY/MM/DDThh:mm:ss (UTC), ISO 8601 and epoch seconds name
+    the same time."""
+    from pysilk_ext.ctxmap import parse_time
+
+    want = 1690329606
+    forms = [
+        "2023/07/26T00:00:06",
+        "2023/07/26:00:00:06",
+        "2023-07-26T00:00:06Z",
+        "1690329606",
+        want,
+    ]
+    assert [want] * len(forms) == [parse_time(f) for f in forms]
+    assert 1690329600 == parse_time("2023/07/26")
+
+
+def test_incremental_update_equals_full_build(
+    tmp_path: Path, shared: Path
+) -> None:
+    """Old map on disk + new logs, written back, equals one build of all
+    the logs."""
+    seed = parse_file(shared / "data" / "seed-sample-v5.log")
+    more = batch_of([rec(srcaddr="10.1.1.60", dstaddr="1.1.1.1")])
+    path = tmp_path / "cloud.vpcmap"
+    build(seed).write(path)
+    builder = ContextMapBuilder.from_file(path)
+    builder.add_batch(more)
+    builder.build().write(path)
+    assert build(seed, more).data == ContextMap.open(path).data
