@@ -1,0 +1,1 @@
+../../silkplugin/awsvpc.py
