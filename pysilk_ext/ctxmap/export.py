@@ -27,7 +27,6 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +37,9 @@ from pysilk_ext.ctxmap.model import (
     KIND_NAMES,
     RELATION_NAMES,
     Relation,
+    addresses_to_words,
     field_ref,
+    is_v4,
     parse_time,
     words_to_addresses,
 )
@@ -419,20 +420,53 @@ def _instants(
     return np.array(idx, dtype=np.int64), np.array(times, dtype=np.int64)
 
 
-def _to_ipset(
-    nets: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
-    mode: str,
-    stats: ExportStats,
-) -> IPSet:
-    items: list[Any] = []
-    for net in nets:
-        if net.version == 6 and mode == "ipv4":
-            stats.dropped_ipv6 += 1
-            continue
-        items.append(net)
-    ipset = IPSet(items, ipv6=mode == "ipv6")
-    stats.segments = len(ipset.ranges)
-    return ipset
+@dataclass(slots=True)
+class _Members:
+    """IPset members gathered as arrays: single addresses (16 bytes each)
+    and inclusive integer ranges per family."""
+
+    points: list[npt.NDArray[np.uint8]] = field(default_factory=list)
+    ranges4: list[tuple[int, int]] = field(default_factory=list)
+    ranges6: list[tuple[int, int]] = field(default_factory=list)
+
+    def add_range(
+        self,
+        lo: ipaddress.IPv4Address | ipaddress.IPv6Address,
+        hi: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    ) -> None:
+        target = self.ranges4 if lo.version == 4 else self.ranges6
+        target.append((int(lo), int(hi)))
+
+    def ipset(self, mode: str, stats: ExportStats) -> IPSet:
+        """The normalised set (IPv6 members dropped from an ipv4 set)."""
+        raws = (
+            np.concatenate(self.points)
+            if self.points
+            else np.zeros((0, 16), dtype=np.uint8)
+        )
+        hi, lo = addresses_to_words(raws)
+        v4 = is_v4(hi, lo)
+        if mode == "ipv4":
+            stats.dropped_ipv6 += int(np.count_nonzero(~v4))
+            stats.dropped_ipv6 += len(self.ranges6)
+            pts = (lo[v4] & U64(0xFFFFFFFF)).astype(np.uint64)
+            starts = np.concatenate(
+                [pts, np.array([r[0] for r in self.ranges4], dtype=U64)]
+            )
+            ends = np.concatenate(
+                [pts, np.array([r[1] for r in self.ranges4], dtype=U64)]
+            )
+            ipset = IPSet.from_ranges(starts, ends)
+        else:
+            base = 0xFFFF << 32
+            extra = [(base | a, base | b) for a, b in self.ranges4]
+            extra += self.ranges6
+            pts = np.stack([hi, lo], axis=1)
+            starts = np.concatenate([pts, _keys128([r[0] for r in extra])])
+            ends = np.concatenate([pts, _keys128([r[1] for r in extra])])
+            ipset = IPSet.from_ranges(starts, ends, ipv6=True)
+        stats.segments = len(ipset.ranges)
+        return ipset
 
 
 def _candidates(
@@ -490,48 +524,41 @@ def value_set(
     mode = choose_mode(cmap, mode)
     stats = ExportStats(mode=mode)
     span = _span(at)
-    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    members = _Members()
     wanted = set(values)
+    sids = [s for s in (cmap.sid(v) for v in values) if s]
+    row_parts = [cmap.value_rows(field_name, v) for v in values]
+    rows = (
+        np.unique(np.concatenate(row_parts)).astype(U32)
+        if row_parts
+        else np.zeros(0, dtype=U32)
+    )
     if span is None:
-        for value in values:
-            nets += cmap.addresses(
-                field_name,
-                value,
-                scope=scope,
-                include_ranges=include_ranges,
-            )
-        return _to_ipset(nets, mode, stats), stats
+        raws, _scopes = _candidates(cmap, rows, scope)
+        members.points.append(raws)
+        if include_ranges:
+            for lo, hi, fields in cmap.iter_ranges():
+                if fields.get(field_name) in wanted:
+                    members.add_range(lo, hi)
+        return members.ipset(mode, stats), stats
     # Segments of the overlaid view (ranges and unambiguous addresses).
     when: TimeSpec = span[0] if span[0] == span[1] else span
     for lo, hi, label in cmap.field_ranges(
         field_name, when, scope, include_ranges=include_ranges
     ):
         if label in wanted:
-            nets += ipaddress.summarize_address_range(lo, hi)
+            members.add_range(lo, hi)
     # Bound candidates asked in their own scope at every instant.
-    sids = [cmap.sid(v) for v in values]
-    row_parts = [
-        cmap.value_rows(field_name, v)
-        for v, s in zip(values, sids, strict=True)
-        if s
-    ]
-    rows = (
-        np.unique(np.concatenate(row_parts))
-        if row_parts
-        else np.zeros(0, dtype=U32)
-    )
-    raws, scopes = _candidates(cmap, rows.astype(U32), scope)
+    raws, scopes = _candidates(cmap, rows, scope)
     if len(raws):
         idx, times = _instants(cmap, raws, span)
         res_rows, flags = cmap.lookup_rows(raws[idx], times, scopes[idx])
         if not include_ranges:
             res_rows[:, int(Relation.RANGE)] = -1
         got = cmap.resolve_ids(res_rows, flags, field_name)
-        target = np.array([s for s in sids if s], dtype=U32)
-        hit = np.unique(idx[np.isin(got, target)])
-        for i in hit.tolist():
-            nets.append(ipaddress.ip_network(address_text(bytes(raws[i]))))
-    return _to_ipset(nets, mode, stats), stats
+        hit = np.unique(idx[np.isin(got, np.array(sids, dtype=U32))])
+        members.points.append(raws[hit])
+    return members.ipset(mode, stats), stats
 
 
 def internal_set(
@@ -560,9 +587,5 @@ def internal_set(
     span = _span(at)
     if span is not None:
         keep &= bind[:, 1].astype(np.int64) <= span[1]
-    raws = _row_addresses(cmap)[np.flatnonzero(keep)]
-    nets = [
-        ipaddress.ip_network(address_text(bytes(r)))
-        for r in np.unique(raws, axis=0)
-    ]
-    return _to_ipset(nets, mode, stats), stats
+    members = _Members([_row_addresses(cmap)[np.flatnonzero(keep)]])
+    return members.ipset(mode, stats), stats
