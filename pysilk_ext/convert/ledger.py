@@ -29,9 +29,11 @@ invisible to SiLK's tools.
 
 Identity of an input: an AWS log object (its name says account, flow log
 and window: ``..._fl-..._20260801T0000Z_hash.log.gz``) is known by that
-name and its size, so a copy synced elsewhere is still recognised;
-anything else by its absolute path, size and modification time.  The
-standard input has no identity and is always converted.
+name and its size, so a copy synced elsewhere (or the object read from
+``s3://``) is still recognised; any other ``s3://`` object by its URL,
+ETag and size; any other file by its absolute path, size and
+modification time.  The standard input has no identity and is always
+converted.
 """
 
 from __future__ import annotations
@@ -72,19 +74,32 @@ class InputId:
     mtime_ns: int | None
 
     @classmethod
-    def of(cls, path: str) -> InputId | None:
-        """Return the identity of the file ``path`` (None for stdin).
+    def of(
+        cls, path: str, size: int | None = None, etag: str | None = None
+    ) -> InputId | None:
+        """Return the identity of input ``path`` (None for stdin).
+
+        ``size`` and ``etag`` come from an ``s3://`` listing; a local file
+        is examined.
 
         Raises:
             OSError: the file cannot be examined.
         """
         if path == "-":
             return None
-        st = os.stat(path)
-        key = parse_log_key(path)
+        remote = path.startswith(("s3://", "s3a://"))
+        if remote:
+            nbytes, mtime_ns = size or 0, None
+        else:
+            st = os.stat(path)
+            nbytes, mtime_ns = st.st_size, st.st_mtime_ns
+        name = os.path.basename(path)
+        key = parse_log_key(name)  # the object name alone says it
         if key is not None and key.flow_log_id is not None:
-            return cls(f"aws:{os.path.basename(path)}", st.st_size, None)
-        return cls(os.path.realpath(path), st.st_size, st.st_mtime_ns)
+            return cls(f"aws:{name}", nbytes, None)
+        if remote:
+            return cls(f"{path}#{etag or ''}", nbytes, None)
+        return cls(os.path.realpath(path), nbytes, mtime_ns)
 
     def as_json(self) -> dict[str, Any]:
         """The identity as ledger fields."""
@@ -438,8 +453,10 @@ def _undo_chain(path: str, chain: list[dict[str, Any]]) -> str:
                 if item["old_inode"] is not None:
                     current = int(item["old_inode"])
         if target is None:
-            first_old = chain[0]["old_inode"]
-            if first_old is None or first_old == os.fstat(fd).st_ino:
+            # the file is neither ours nor what we found: another writer
+            # replaced it, maybe copying our records (or we never got to
+            # commit and it created the file): do not guess
+            if chain[0]["old_inode"] == os.fstat(fd).st_ino:
                 return "untouched"
             return "conflict"
         if target["old_inode"] is None:

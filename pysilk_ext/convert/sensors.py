@@ -17,7 +17,7 @@ appending 8 hex digits of its SHA-1 so two ids never share a name.
 
 Ids are stable across runs because they live in silk.conf: a name
 already there keeps its id; a new one is added through
-:func:`pysilk_ext.silkfmt.siteconf.add_sensor` (atomic, locked, next id
+:func:`pysilk_ext.silkfmt.siteconf.add_sensors` (atomic, locked, next id
 after the highest) with a description carrying the AWS ids, e.g.
 ``AWS interface-id eni-0ffa... vpc-id vpc-0844... account-id 9046...``.
 Without a silk.conf path new ids are allocated in memory (the command
@@ -52,7 +52,7 @@ from pysilk_ext.silkfmt.siteconf import (
     MAX_SENSOR_ID,
     MAX_SENSOR_NAME,
     SiteConfig,
-    add_sensor,
+    add_sensors,
     sensor_name_problem,
 )
 
@@ -154,7 +154,8 @@ class SensorAssigner:
     """Maps AWS ids to sensor ids, adding sensors to silk.conf as needed.
 
     ``site`` is the silk.conf as loaded; ``site_path``, when given, is
-    where new sensors are written (through ``add_sensor``).
+    where new sensors are written (through ``add_sensors``, all the new
+    sensors of a batch in one update).
     """
 
     config: SensorConfig = field(default_factory=SensorConfig)
@@ -194,6 +195,7 @@ class SensorAssigner:
         used[np.unique(keys.codes)] = True
         by_code = np.zeros(len(keys.values), dtype=np.uint16)
         fallback_codes: list[int] = []
+        new: list[tuple[int, str, str]] = []  # created in one update
         for code in np.flatnonzero(used).tolist():
             if code == 0:
                 by_code[0] = self._ensure(self.config.unknown, "unknown")
@@ -217,9 +219,14 @@ class SensorAssigner:
                     continue
                 extra = self._extra_ids(code, keys, describe_with)
                 fields = {POLICY_FIELD[policy]: key, **extra}
-                sid = self._create(name, describe(fields))
+                new.append((code, name, describe(fields)))
                 self._ours += 1
+                continue
             by_code[code] = sid
+        if new:
+            sids = self._create_many([(name, text) for _, name, text in new])
+            for (code, _, _), sid in zip(new, sids, strict=True):
+                by_code[code] = sid
         if fallback_codes:
             self.fallback_records += int(
                 np.isin(keys.codes, fallback_codes).sum()
@@ -251,23 +258,36 @@ class SensorAssigner:
         return sid
 
     def _create(self, name: str, description: str) -> int:
-        problem = sensor_name_problem(name)
-        if problem is not None:  # sensor_name() never returns such names
-            raise ConvertError(f"Invalid sensor name '{name}': {problem}")
+        return self._create_many([(name, description)])[0]
+
+    def _create_many(self, sensors: list[tuple[str, str]]) -> list[int]:
+        """Create sensors, in silk.conf with one update (add_sensors)."""
+        for name, _ in sensors:
+            problem = sensor_name_problem(name)
+            if problem is not None:  # sensor_name() never returns such
+                raise ConvertError(f"Invalid sensor name '{name}': {problem}")
         if self.site_path is not None:
-            sid = add_sensor(
+            sids = add_sensors(
                 os.fspath(self.site_path),
-                name,
-                description,
+                [(name, text) for name, text in sensors],
                 classes=self.config.classes,
             )
         else:
-            sid = self._next_id
-            if sid > MAX_SENSOR_ID:
-                raise ConvertError(
-                    f"Cannot add sensor '{name}': no sensor id left"
-                )
-        self._next_id = max(self._next_id, sid + 1)
-        self.ids[name] = sid
-        self.created.append((sid, name, description))
-        return sid
+            sids = []
+            fresh: dict[str, int] = {}
+            for name, _ in sensors:
+                sid = self.ids.get(name, fresh.get(name))
+                if sid is None:
+                    sid = self._next_id + len(fresh)
+                    if sid > MAX_SENSOR_ID:
+                        raise ConvertError(
+                            f"Cannot add sensor '{name}': no sensor id left"
+                        )
+                    fresh[name] = sid
+                sids.append(sid)
+        for (name, text), sid in zip(sensors, sids, strict=True):
+            if name not in self.ids:
+                self.ids[name] = sid
+                self.created.append((sid, name, text))
+            self._next_id = max(self._next_id, sid + 1)
+        return sids

@@ -54,7 +54,8 @@ Public API::
                      file_format=FT_RWIPV6ROUTING, record_version=1,
                      append_mode="replace", incremental=False,
                      before_commit=None, ...)
-        .write(rows)  .flush()  .close() -> WriterStats  .abort()
+        .write(rows)  .commit_rows(rows)  .flush()  .close() -> WriterStats
+        .abort()
     repair_file(path) -> int        (bytes removed from a torn file)
     valid_data_end(path) -> int     (where the last whole record/block ends)
 """
@@ -104,6 +105,7 @@ from pysilk_ext.silkfmt.siteconf import SiteConfig
 
 AppendMode = Literal["replace", "inplace"]
 _ROW = FLOW_DTYPE.itemsize
+_OPAQUE = np.dtype((np.void, _ROW))
 _JOURNAL_SUFFIX = ".journal"
 _LOCK_STRIPES = [threading.Lock() for _ in range(64)]
 _MAGIC = b"\xde\xad\xbe\xef"
@@ -178,7 +180,7 @@ class CommitIntent:
 class _Pending:
     """Rows waiting for one hourly file: a block in memory, then a spool."""
 
-    __slots__ = ("buf", "count", "key", "limit", "spool", "spool_dir")
+    __slots__ = ("buf", "count", "held", "key", "limit", "spool", "spool_dir")
 
     def __init__(
         self, key: tuple[int, int, int], limit: int, spool_dir: str
@@ -189,6 +191,12 @@ class _Pending:
         self.limit = limit
         self.spool: IO[bytes] | None = None
         self.spool_dir = spool_dir
+        self.held: np.ndarray | None = None
+
+    def hold(self, rows: np.ndarray) -> None:
+        """Take rows that are committed at once (no copy, no spool)."""
+        self.held = rows
+        self.count = len(rows)
 
     def add(self, rows: np.ndarray) -> None:
         data = rows.tobytes()
@@ -207,6 +215,10 @@ class _Pending:
 
     def iter_rows(self, per_chunk: int) -> Iterator[np.ndarray]:
         """Yield the pending rows in order, ``per_chunk`` rows at a time."""
+        if self.held is not None:
+            for i in range(0, len(self.held), per_chunk):
+                yield self.held[i : i + per_chunk]
+            return
         want = per_chunk * _ROW
         carry = b""
         if self.spool is not None:
@@ -226,6 +238,7 @@ class _Pending:
             self.spool.close()
             self.spool = None
         self.buf = bytearray()
+        self.held = None
         self.count = 0
 
 
@@ -554,6 +567,39 @@ class RepositoryWriter:
                 (with ``on_unknown="error"``; nothing of the batch is
                 queued then).
         """
+        for key, part in self._placeable(rows):
+            self._queue(key, part)
+
+    def commit_rows(
+        self, rows: np.ndarray, within: np.ndarray | None = None
+    ) -> None:
+        """Write rows and commit every hourly file they touch, once each.
+
+        For callers that gather many records before writing (rwvpc2silk):
+        the rows go to each file straight from ``rows``, without the
+        per-file buffers and spool files of :meth:`write`, and each file
+        is committed once.  Records queued by :meth:`write` are committed
+        first.  ``within`` (one sort value per row) orders the records
+        inside each file, e.g. by address, which compresses better than
+        arrival order.
+
+        Raises:
+            TypeError, SiteConfigError: as :meth:`write`.
+        """
+        groups = self._placeable(rows, within)
+        self.flush()
+        for key, part in groups:
+            pending = _Pending(key, self._limit, self.spool_dir)
+            pending.hold(part)
+            try:
+                self._commit(pending)
+            finally:
+                pending.discard()
+
+    def _placeable(
+        self, rows: np.ndarray, within: np.ndarray | None = None
+    ) -> list[tuple[tuple[int, int, int], np.ndarray]]:
+        """Check and group ``rows``; return the parts that can be placed."""
         if self._closed:
             raise ValueError("Write to a closed RepositoryWriter")
         if not isinstance(rows, np.ndarray) or rows.dtype != FLOW_DTYPE:
@@ -563,8 +609,10 @@ class RepositoryWriter:
             )
         rows = np.ascontiguousarray(rows.reshape(-1))
         if len(rows) == 0:
-            return
-        groups = list(_group_by_key(rows))
+            return []
+        if within is not None and len(within) != len(rows):
+            raise ValueError("within needs one value per row")
+        groups = list(_group_by_key(rows, within))
         unknown = [
             (key, part)
             for key, part in groups
@@ -581,9 +629,7 @@ class RepositoryWriter:
         self.stats.records_in += len(rows)
         self.stats.records_skipped += sum(len(part) for _, part in unknown)
         skip = {key for key, _ in unknown}
-        for key, part in groups:
-            if key not in skip:
-                self._queue(key, part)
+        return [(key, part) for key, part in groups if key not in skip]
 
     def flush(self) -> None:
         """Commit every pending hourly file (each one atomically)."""
@@ -908,38 +954,49 @@ class RepositoryWriter:
 
 
 def _group_by_key(
-    rows: np.ndarray,
+    rows: np.ndarray, within: np.ndarray | None = None
 ) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
     """Split rows by (flowtype, sensor, hour start ms), order kept.
 
     One stable sort of a packed 64-bit key (flowtype 8 bits, sensor 16,
-    hour offset within the batch 40) and one gather of the rows.
+    hour offset within the batch 40) and one gather of the rows.  With
+    ``within`` (one value per row) the rows of each group are ordered by
+    it instead (ties keep their order).
     """
     hours = rows["stime"] // HOUR_MS
     first = int(hours.min())
     if int(hours.max()) - first >= 1 << 40:  # absurd sTimes: split first
         low = hours < first + (1 << 39)
-        yield from _group_by_key(rows[low])
-        yield from _group_by_key(rows[~low])
+        yield from _group_by_key(
+            rows[low], None if within is None else within[low]
+        )
+        yield from _group_by_key(
+            rows[~low], None if within is None else within[~low]
+        )
         return
     key = (
         (rows["flowtype"].astype(np.uint64) << np.uint64(56))
         | (rows["sensor"].astype(np.uint64) << np.uint64(40))
         | (hours - first).astype(np.uint64)
     )
-    if (key == key[0]).all():
+    if within is None and (key == key[0]).all():
         groups: tuple[np.ndarray, np.ndarray, list[int]] = (
             key[:1],
             rows,
             [0, len(rows)],
         )
     else:
-        order = np.argsort(key, kind="stable")
+        order = (
+            np.argsort(key, kind="stable")
+            if within is None
+            else np.lexsort((within, key))
+        )
         sorted_key = key[order]
         starts = np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1
         groups = (
             sorted_key[np.concatenate(([0], starts))],
-            rows[order],
+            # gathered as opaque 88-byte items: twice as fast as by field
+            rows.view(_OPAQUE)[order].view(FLOW_DTYPE),
             [0, *starts.tolist(), len(rows)],
         )
     keys, ordered, bounds = groups
