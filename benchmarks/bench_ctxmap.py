@@ -7,10 +7,16 @@ Figures (targets from issue 4):
   baselines measured in the same run: parsing the same text with the
   C tokeniser, and a naive per-record Python loop (extrapolated);
 * C batch lookups/s (>= 10 M/s) on the generated map and on a synthetic
-  map of ~1 M bindings; baselines: NumPy ``searchsorted`` of the same
-  IPv4 keys (an exact-match index probe and nothing else) and the
-  plug-in's one-call-per-record entry through cffi;
-* resident bytes per binding (<= 48 plus the string dictionary).
+  map of ~1 M bindings, bare and with two fields resolved (and, for
+  addresses bound in several VPCs, with per-field ambiguity); baselines:
+  NumPy ``searchsorted`` of the same IPv4 keys (an exact-match index
+  probe and nothing else) and the plug-in's one-call-per-record entry
+  through cffi;
+* resident bytes per binding (<= 48 plus the string dictionary), on
+  realistic maps and on the worst case (every address its own interface
+  and instance, so that no context is shared);
+* value -> addresses queries (a scan of contexts and bindings in C:
+  there is no value index).
 
 Usage::
 
@@ -171,6 +177,50 @@ def synthetic_map(
     return cmap, keys
 
 
+def unique_map(n: int, rng: np.random.Generator) -> ContextMap:
+    """The worst case for size: n addresses, each its own interface and
+    instance (so no two bindings share a context), in 100 subnets of 10
+    VPCs."""
+    own = rng.choice(2**24, n, replace=False).astype(np.uint32) + 0x0A000000
+    ids = np.arange(n, dtype=np.uint32) + 1
+    cols: dict[str, Any] = {
+        "srcaddr": AddrColumn(v4(own), np.full(n, 4, np.uint8)),
+        "dstaddr": AddrColumn(
+            v4(np.full(n, 0x08080808, np.uint32)), np.full(n, 4, np.uint8)
+        ),
+        "interface-id": StrColumn(
+            ids, ["", *(f"eni-{i:017x}" for i in range(n))]
+        ),
+        "instance-id": StrColumn(
+            ids, ["", *(f"i-{i:017x}" for i in range(n))]
+        ),
+        "subnet-id": StrColumn(
+            ids % 100 + 1, ["", *(f"subnet-{i:017x}" for i in range(100))]
+        ),
+        "vpc-id": StrColumn(
+            ids % 10 + 1, ["", *(f"vpc-{i:017x}" for i in range(10))]
+        ),
+        "account-id": StrColumn(np.ones(n, np.uint32), ["", "111122223333"]),
+        "region": StrColumn(np.ones(n, np.uint32), ["", "us-east-1"]),
+        "start": np.full(n, 1_700_000_000, np.int64),
+        "end": np.full(n, 1_700_000_060, np.int64),
+        "flow-direction": np.full(n, FlowDirection.EGRESS, np.uint8),
+    }
+    builder = ContextMapBuilder()
+    builder.add_batch(FlowBatch("unique", n, np.zeros(n, np.uint64), cols))
+    return builder.build()
+
+
+def value_query(name: str, cmap: ContextMap, field: str, value: str) -> None:
+    """Time of one value -> addresses query (a scan: no value index)."""
+    t = best_of(lambda: cmap.value_rows(field, value), 5)
+    hits = len(cmap.value_rows(field, value))
+    print(
+        f"    [{name}] value query {field}={value}: {t * 1e3:6.2f} ms"
+        f"  ({hits:,} rows of {len(cmap):,})"
+    )
+
+
 def queries(keys: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Half addresses of the map, half random IPv4 addresses."""
     hit = keys[rng.integers(0, len(keys), n // 2)]
@@ -217,11 +267,30 @@ def lookup_rates(
 
     t_pair = best_of(per_record_lookup, 3)
     t_vals = best_of(per_record_values, 3)
+    two = ["aws-service", "vpc-id"]
+    t_cv = best_of(lambda: cmap.value_ids(addrs, 1_700_000_030, None, two), 7)
     print(f"  [{name}] {len(cmap):,} bindings, {len(addr4):,} IPv4 addresses")
     print(
         f"    C batch lookup:        {len(q) / t_c / 1e6:6.1f} M lookups/s"
         f"  ({t_c / len(q) * 1e9:.0f} ns)"
     )
+    print(
+        f"    C batch + 2 fields:    {len(q) / t_cv / 1e6:6.1f} M lookups/s"
+        f"  ({t_cv / len(q) * 1e9:.0f} ns)"
+    )
+    # Unscoped lookups of reused private space: fields resolved per
+    # candidate VPC (ambiguity is decided per field).
+    end = cmap.time_range[1] if cmap.time_range else 0
+    _rows, flags_all = cmap.lookup_rows(v4(keys), end)
+    shared = keys[(flags_all & 0x80) != 0]
+    if len(shared):
+        qa = v4(shared[rng.integers(0, len(shared), 200_000)])
+        t_a = best_of(lambda: cmap.value_ids(qa, end, None, two), 5)
+        print(
+            f"    same, ambiguous only:  {len(qa) / t_a / 1e6:6.1f} M "
+            f"lookups/s  ({t_a / len(qa) * 1e9:.0f} ns; {len(shared):,} "
+            "addresses in several VPCs)"
+        )
     print(
         f"    numpy searchsorted:    {len(q) / t_np / 1e6:6.1f} M keys/s"
         f"  (C lookup / searchsorted = {t_np / t_c:.2f}x)"
@@ -244,26 +313,19 @@ def sizes(name: str, cmap: ContextMap) -> None:
     n = len(cmap)
     per_struct = (
         t.bind.nbytes
-        + t.ctxbind.nbytes
         + t.addr4.nbytes
         + t.start4.nbytes
         + t.addr6.nbytes
         + t.start6.nbytes
     ) / n
-    shared = (
-        t.ctx.nbytes
-        + sum(g.nbytes for g in t.groups.values())
-        + t.invdir.nbytes
-        + t.invpost.nbytes
-        + t.ctxstart.nbytes
-    ) / n
+    shared = (t.ctx.nbytes + sum(g.nbytes for g in t.groups.values())) / n
     print(
         f"  [{name}] file {total:,} B: strings {strings:,} B, ip-ranges "
         f"{ranges:,} B, {n:,} bindings, {len(t.ctx):,} contexts"
     )
     print(
         f"    per binding: {per_struct:.1f} B own structures + "
-        f"{shared:.1f} B shared (contexts, groups, value index) = "
+        f"{shared:.1f} B shared (contexts, groups) = "
         f"{per_struct + shared:.1f} B  (+ strings {strings / n:.1f} B)"
     )
 
@@ -326,10 +388,20 @@ def main(argv: list[str] | None = None) -> int:
         f"  ({size / t_open / 1e9:.1f} GB/s)"
     )
 
+    print("value -> addresses (start-up and exports):")
+    value_query("synthetic", synth, "aws-service", "S3")
+    value_query("synthetic", synth, "vpc-id", f"vpc-{7:017x}")
+    t0 = time.perf_counter()
+    worst = unique_map(args.synthetic // 4, rng)
+    print(f"  (worst-case map built in {time.perf_counter() - t0:.1f} s)")
+    value_query("worst case", worst, "vpc-id", f"vpc-{7:017x}")
+    value_query("worst case", worst, "interface-id", f"eni-{7:017x}")
+
     print("size:")
     sizes("generated", generated)
     sizes("synthetic", synth)
-    assert fmt.FORMAT_VERSION == 1
+    sizes("worst case", worst)
+    assert fmt.FORMAT_VERSION == 2
     return 0
 
 

@@ -64,15 +64,6 @@ struct pse_ctxmap_st {
     uint32_t            nrange6;
     const uint64_t     *range6;        /* [n][5] */
 
-    uint32_t            ninv;
-    const uint32_t     *invdir;        /* [ninv][4] */
-    uint32_t            npost;
-    const uint32_t     *invpost;
-
-    const uint32_t     *ctxstart;      /* [nctx + 1] */
-    uint32_t            nctxbind;
-    const uint32_t     *ctxbind;
-
     char                detail[192];
 };
 
@@ -816,67 +807,6 @@ check_ranges(
 }
 
 /*
- *  status = check_index(m);
- *
- *    The inverted index (INVDIR/INVPOST) and CTXSTART/CTXBIND.
- */
-static int
-check_index(
-    pse_ctxmap_t       *m)
-{
-    uint64_t n;
-    uint32_t i;
-
-    GET(PSE_CTXMAP_SEC_INVDIR, 16, 1, m->invdir, &n);
-    if (check_count(m, n, "index entries") != PSE_OK) {
-        return PSE_ERR_CORRUPT;
-    }
-    m->ninv = (uint32_t)n;
-    GET(PSE_CTXMAP_SEC_INVPOST, 4, 1, m->invpost, &n);
-    if (check_count(m, n, "index entries") != PSE_OK) {
-        return PSE_ERR_CORRUPT;
-    }
-    m->npost = (uint32_t)n;
-    for (i = 0; i < m->ninv; i++) {
-        const uint32_t *d = m->invdir + 4 * (size_t)i;
-        if (d[0] >= m->nfields || d[1] >= m->nstr
-            || d[3] > m->npost || d[2] > m->npost - d[3]
-            || (i > 0 && (d[0] < d[-4] || (d[0] == d[-4] && d[1] <= d[-3]))))
-        {
-            return fail(m, PSE_ERR_CORRUPT, "Bad value index");
-        }
-    }
-    for (i = 0; i < m->npost; i++) {
-        if (m->invpost[i] >= m->nctx) {
-            return fail(m, PSE_ERR_CORRUPT, "Bad value index");
-        }
-    }
-    GET(PSE_CTXMAP_SEC_CTXSTART, 4, 1, m->ctxstart, &n);
-    if (n != (uint64_t)m->nctx + 1) {
-        return fail(m, PSE_ERR_CORRUPT, "Bad context index");
-    }
-    GET(PSE_CTXMAP_SEC_CTXBIND, 4, 1, m->ctxbind, &n);
-    if (check_count(m, n, "index entries") != PSE_OK) {
-        return PSE_ERR_CORRUPT;
-    }
-    m->nctxbind = (uint32_t)n;
-    if (m->ctxstart[0] != 0 || m->ctxstart[m->nctx] != m->nctxbind) {
-        return fail(m, PSE_ERR_CORRUPT, "Bad context index");
-    }
-    for (i = 0; i < m->nctx; i++) {
-        if (m->ctxstart[i + 1] < m->ctxstart[i]) {
-            return fail(m, PSE_ERR_CORRUPT, "Bad context index");
-        }
-    }
-    for (i = 0; i < m->nctxbind; i++) {
-        if (m->ctxbind[i] >= m->nbind) {
-            return fail(m, PSE_ERR_CORRUPT, "Bad context index");
-        }
-    }
-    return PSE_OK;
-}
-
-/*
  *  table = bucket_table(a, n, stride);
  *
  *    table[b] = number of elements of the ascending array 'a' below
@@ -962,8 +892,7 @@ pse_ctxmap_open(
         || (st = check_strings(map)) != PSE_OK
         || (st = check_contexts(map)) != PSE_OK
         || (st = check_addresses(map)) != PSE_OK
-        || (st = check_ranges(map)) != PSE_OK
-        || (st = check_index(map)) != PSE_OK)
+        || (st = check_ranges(map)) != PSE_OK)
     {
         return st;
     }
@@ -1354,7 +1283,10 @@ field_value(
 /*
  *  value = resolve_one(m, rows, flags, fe);
  *
- *    Precedence rule of pse_ctxmap_resolve() for one lookup result.
+ *    The precedence rule for one field of one unambiguous lookup result
+ *    (rows chosen in one scope): a current binding beats a stale one;
+ *    among current ones interface > inventory > service; among stale
+ *    ones the most recently seen; ip-ranges last.
  */
 static inline uint32_t
 resolve_one(
@@ -1375,9 +1307,6 @@ resolve_one(
         const uint32_t *b;
         uint32_t v;
 
-        if (row == PSE_CTXMAP_ROW_AMBIGUOUS) {
-            return PSE_CTXMAP_VALUE_AMBIGUOUS;
-        }
         if (row < 0) {
             continue;
         }
@@ -1406,45 +1335,228 @@ resolve_one(
 }
 
 /*
- *  status = pse_ctxmap_resolve(...);  see pse_ctxmap.h
+ *  mask_rows(rows, relations);
+ *
+ *    Forget the answers of relations whose bit is clear in 'relations'.
  */
-int
-pse_ctxmap_resolve(
-    const pse_ctxmap_t *map,
-    const int32_t      *rows,
-    const uint8_t      *flags,
-    size_t              n,
-    uint32_t            field,
-    uint32_t           *values)
+static inline void
+mask_rows(
+    int32_t            *rows,
+    uint32_t            relations)
 {
-    const uint32_t *fe;
-    size_t i;
     int r;
 
-    if (map == NULL || !map->opened || field >= map->nfields
-        || (n != 0 && (rows == NULL || flags == NULL || values == NULL)))
+    for (r = 0; r < NREL; r++) {
+        if (!(relations & (1u << r))) {
+            rows[r] = PSE_CTXMAP_ROW_NONE;
+        }
+    }
+}
+
+/*
+ *  found = address_span(m, addr, &lo, &hi);
+ *
+ *    The BIND rows [lo, hi) of address 'addr'; 0 when it has none.
+ */
+static int
+address_span(
+    const pse_ctxmap_t *m,
+    const uint8_t      *a,
+    uint32_t           *lo,
+    uint32_t           *hi)
+{
+    int64_t i;
+
+    if (is_v4mapped(a)) {
+        uint32_t v = load_be32(a + 12);
+        size_t from, len;
+
+        span4(m, v, &from, &len);
+        search_group(m->addr4, 1, &v, &from, &len, &i, 1, 1);
+        if (i < 0) {
+            return 0;
+        }
+        *lo = m->start4[i];
+        *hi = m->start4[i + 1];
+    } else {
+        uint64_t h = load_be64(a), l = load_be64(a + 8);
+
+        i = floor_u128(m->addr6, m->n6, 2, h, l);
+        if (i < 0 || m->addr6[2 * i] != h || m->addr6[2 * i + 1] != l) {
+            return 0;
+        }
+        *lo = m->start6[i];
+        *hi = m->start6[i + 1];
+    }
+    return 1;
+}
+
+/*
+ *  resolve_candidates(m, addr, t, range_row, relations, fields, nfields,
+ *                     values);
+ *
+ *    Fields of an address that an unscoped lookup found bound in several
+ *    VPCs.  Each such VPC is a candidate, answered as a lookup scoped to
+ *    it would be (its bindings and the global ones, then ip-ranges); a
+ *    field gets the value every candidate gives -- "no value" included --
+ *    and PSE_CTXMAP_VALUE_AMBIGUOUS only when candidates disagree.  One
+ *    choose() per candidate, whatever the number of fields.
+ */
+static void
+resolve_candidates(
+    const pse_ctxmap_t *m,
+    const uint8_t      *a,
+    uint32_t            t,
+    int32_t             range_row,
+    uint32_t            relations,
+    const uint32_t     *fields,
+    size_t              nfields,
+    uint32_t           *values)
+{
+    uint32_t lo, hi, i, prev = 0;
+    int first = 1;
+    size_t k;
+
+    if (!address_span(m, a, &lo, &hi)) {
+        /* Unreachable for a flagged result; answer "ambiguous". */
+        for (k = 0; k < nfields; k++) {
+            values[k] = PSE_CTXMAP_VALUE_AMBIGUOUS;
+        }
+        return;
+    }
+    for (i = lo; i < hi; i++) {
+        const uint32_t *row = m->bind + 4 * (size_t)i;
+        int32_t rows[NREL];
+        uint8_t flags = 0;
+        int r;
+
+        /* Rows are sorted by scope within an address, so each VPC is
+         * met once; were they not, a repeat would only agree again. */
+        if (row[0] == 0 || row[1] > t || row[0] == prev) {
+            continue;
+        }
+        prev = row[0];
+        for (r = 0; r < NREL; r++) {
+            rows[r] = PSE_CTXMAP_ROW_NONE;
+        }
+        rows[PSE_CTXMAP_REL_RANGE] = range_row;
+        choose(m, lo, hi, t, row[0], rows, &flags);
+        mask_rows(rows, relations);
+        for (k = 0; k < nfields; k++) {
+            uint32_t v = resolve_one(m, rows, flags,
+                                     m->fields + 4 * (size_t)fields[k]);
+            if (first) {
+                values[k] = v;
+            } else if (values[k] != v) {
+                values[k] = PSE_CTXMAP_VALUE_AMBIGUOUS;
+            }
+        }
+        first = 0;
+    }
+}
+
+/*
+ *  address_values(m, addr, t, rows, flags, relations, fields, nfields,
+ *                 values);
+ *
+ *    Resolve 'nfields' fields of one lookup result ('rows' and 'flags'
+ *    of address 'addr' at time 't'; 'rows' may be modified).
+ */
+static inline void
+address_values(
+    const pse_ctxmap_t *m,
+    const uint8_t      *a,
+    uint32_t            t,
+    int32_t            *rows,
+    uint8_t             flags,
+    uint32_t            relations,
+    const uint32_t     *fields,
+    size_t              nfields,
+    uint32_t           *values)
+{
+    size_t k;
+
+    if (flags & PSE_CTXMAP_FLAG_AMBIGUOUS) {
+        resolve_candidates(m, a, t, rows[PSE_CTXMAP_REL_RANGE], relations,
+                           fields, nfields, values);
+        return;
+    }
+    if (relations != PSE_CTXMAP_RESOLVE_ALL) {
+        mask_rows(rows, relations);
+    }
+    for (k = 0; k < nfields; k++) {
+        values[k] = resolve_one(m, rows, flags,
+                                m->fields + 4 * (size_t)fields[k]);
+    }
+}
+
+static int
+check_fields(
+    const pse_ctxmap_t *map,
+    const uint32_t     *fields,
+    size_t              nfields)
+{
+    size_t k;
+
+    for (k = 0; k < nfields; k++) {
+        if (fields[k] >= map->nfields) {
+            return PSE_ERR_ARG;
+        }
+    }
+    return PSE_OK;
+}
+
+/*
+ *  status = pse_ctxmap_values(...);  see pse_ctxmap.h
+ */
+int
+pse_ctxmap_values(
+    const pse_ctxmap_t *map,
+    const uint8_t      *addrs,
+    size_t              naddrs,
+    const int64_t      *times,
+    size_t              ntimes,
+    const uint32_t     *scopes,
+    size_t              nscopes,
+    const uint32_t     *fields,
+    size_t              nfields,
+    uint32_t            relations,
+    uint32_t           *values)
+{
+    int32_t rows[PSE_CTXMAP_GROUP * NREL];
+    uint8_t flags[PSE_CTXMAP_GROUP];
+    size_t i, k;
+    size_t tstep = (ntimes == 1) ? 0 : 1;
+    size_t sstep = (nscopes == 1) ? 0 : 1;
+
+    if (map == NULL || !map->opened
+        || (relations & ~((1u << NREL) - 1u)) != 0)
     {
         return PSE_ERR_ARG;
     }
-    /* Rows come from the caller: check them before trusting them. */
-    for (i = 0; i < n; i++) {
-        for (r = 0; r < NREL; r++) {
-            int32_t row = rows[(size_t)NREL * i + r];
-            uint32_t limit = (r == PSE_CTXMAP_REL_RANGE)
-                ? map->nrange4 + map->nrange6 : map->nbind;
-            if (row < PSE_CTXMAP_ROW_AMBIGUOUS
-                || (row >= 0 && (uint32_t)row >= limit)
-                || (row >= 0 && r < PSE_CTXMAP_REL_RANGE
-                    && (int)(map->bind[4 * (size_t)row + 3] >> REL_SHIFT)
-                       != r))
-            {
-                return PSE_ERR_ARG;
-            }
-        }
+    if (naddrs == 0 || nfields == 0) {
+        return PSE_OK;
     }
-    fe = map->fields + 4 * (size_t)field;
-    for (i = 0; i < n; i++) {
-        values[i] = resolve_one(map, rows + (size_t)NREL * i, flags[i], fe);
+    if ((ntimes != 1 && ntimes != naddrs)
+        || (nscopes != 1 && nscopes != naddrs)
+        || addrs == NULL || times == NULL || scopes == NULL
+        || fields == NULL || values == NULL
+        || check_fields(map, fields, nfields) != PSE_OK)
+    {
+        return PSE_ERR_ARG;
+    }
+    for (i = 0; i < naddrs; i += PSE_CTXMAP_GROUP) {
+        size_t g = naddrs - i < PSE_CTXMAP_GROUP ? naddrs - i
+                                                 : PSE_CTXMAP_GROUP;
+        lookup_group(map, addrs + 16 * i, g, times + i * tstep, tstep,
+                     scopes + i * sstep, sstep, rows, flags);
+        for (k = 0; k < g; k++) {
+            size_t j = i + k;
+            address_values(map, addrs + 16 * j,
+                           clamp_time(times[j * tstep]),
+                           rows + (size_t)NREL * k, flags[k], relations,
+                           fields, nfields, values + j * nfields);
+        }
     }
     return PSE_OK;
 }
@@ -1464,25 +1576,21 @@ pse_ctxmap_pair_values(
 {
     int32_t rows[2 * NREL];
     uint8_t flags[2];
-    size_t k;
+    uint32_t t = clamp_time(time);
 
     if (map == NULL || !map->opened || sip_dip == NULL
-        || (nfields != 0 && (fields == NULL || values == NULL)))
+        || (nfields != 0 && (fields == NULL || values == NULL))
+        || check_fields(map, fields, nfields) != PSE_OK)
     {
         return PSE_ERR_ARG;
     }
-    for (k = 0; k < nfields; k++) {
-        if (fields[k] >= map->nfields) {
-            return PSE_ERR_ARG;
-        }
-    }
     lookup_one(map, sip_dip, time, scope, rows, flags);
     lookup_one(map, sip_dip + 16, time, scope, rows + NREL, flags + 1);
-    for (k = 0; k < nfields; k++) {
-        const uint32_t *fe = map->fields + 4 * (size_t)fields[k];
-        values[k] = resolve_one(map, rows, flags[0], fe);
-        values[nfields + k] = resolve_one(map, rows + NREL, flags[1], fe);
-    }
+    address_values(map, sip_dip, t, rows, flags[0], PSE_CTXMAP_RESOLVE_ALL,
+                   fields, nfields, values);
+    address_values(map, sip_dip + 16, t, rows + NREL, flags[1],
+                   PSE_CTXMAP_RESOLVE_ALL, fields, nfields,
+                   values + nfields);
     return PSE_OK;
 }
 
@@ -1546,6 +1654,10 @@ pse_ctxmap_find_string(
 
 /*
  *  status = pse_ctxmap_value_rows(...);  see pse_ctxmap.h
+ *
+ *    Two sequential passes, no index: mark the contexts (of the asked
+ *    relations) holding the value, then collect the BIND rows of marked
+ *    contexts.  Value queries serve exports and start-up, not records.
  */
 int
 pse_ctxmap_value_rows(
@@ -1557,47 +1669,42 @@ pse_ctxmap_value_rows(
     size_t              cap,
     size_t             *needed)
 {
-    uint32_t lo, hi, k, p;
-    size_t n = 0;
+    const uint32_t *fe;
+    uint8_t *marked;
+    uint32_t c, i;
+    size_t n = 0, hits = 0;
 
     if (map == NULL || !map->opened || needed == NULL
-        || (cap != 0 && rows == NULL))
+        || field >= map->nfields || (cap != 0 && rows == NULL))
     {
         return PSE_ERR_ARG;
     }
     *needed = 0;
-    lo = 0;
-    hi = map->ninv;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const uint32_t *d = map->invdir + 4 * (size_t)mid;
-        if (d[0] < field || (d[0] == field && d[1] < value)) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
+    if (value == 0 || map->nctx == 0 || map->nbind == 0) {
+        return PSE_OK;      /* "no value" is not indexed: no rows */
+    }
+    marked = (uint8_t *)calloc(((size_t)map->nctx + 7) / 8, 1);
+    if (marked == NULL) {
+        return PSE_ERR_NOMEM;
+    }
+    fe = map->fields + 4 * (size_t)field;
+    for (c = 0; c < map->nctx; c++) {
+        uint32_t rel = map->ctx[(size_t)c * map->ctx_width] & 0xFFu;
+        if ((relations & (1u << rel)) && field_value(map, c, fe) == value) {
+            marked[c >> 3] |= (uint8_t)(1u << (c & 7));
+            hits++;
         }
     }
-    if (lo >= map->ninv || map->invdir[4 * (size_t)lo] != field
-        || map->invdir[4 * (size_t)lo + 1] != value)
-    {
-        return PSE_OK;
-    }
-    {
-        const uint32_t *d = map->invdir + 4 * (size_t)lo;
-        for (p = d[2]; p < d[2] + d[3]; p++) {
-            uint32_t c = map->invpost[p];
-            uint32_t rel = map->ctx[(size_t)c * map->ctx_width] & 0xFFu;
-            if (!(relations & (1u << rel))) {
-                continue;
+    for (i = 0; hits != 0 && i < map->nbind; i++) {
+        c = map->bind[4 * (size_t)i + 3] & CTX_MASK;
+        if (marked[c >> 3] & (1u << (c & 7))) {
+            if (n < cap) {
+                rows[n] = i;
             }
-            for (k = map->ctxstart[c]; k < map->ctxstart[c + 1]; k++) {
-                if (n < cap) {
-                    rows[n] = map->ctxbind[k];
-                }
-                n++;
-            }
+            n++;
         }
     }
+    free(marked);
     *needed = n;
     return PSE_OK;
 }

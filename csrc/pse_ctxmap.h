@@ -10,11 +10,11 @@
  *  every cross reference once, so that later lookups need no bounds checks
  *  and a truncated, corrupt or foreign file gives a status, never a crash.
  *
- *  FILE FORMAT, version 1 (all integers little-endian)
+ *  FILE FORMAT, version 2 (all integers little-endian)
  *
  *    offset  size  field
  *         0     8  magic "\x89VPCMAP\n"
- *         8     4  format version (1)
+ *         8     4  format version (2)
  *        12     4  header size (64)
  *        16     8  file size in bytes (catches truncation)
  *        24     4  number of sections in the directory
@@ -48,14 +48,17 @@
  *               ref = relation << 28 | context
  *      RANGE4   {lo, hi, ctx} u32 x3, ascending, disjoint (ip-ranges)
  *      RANGE6   {lo_hi, lo_lo, hi_hi, hi_lo} u64 x4 + {ctx, 0} u32 x2
- *      INVDIR   {field, value, start, count} u32 x4 sorted by field, value
- *      INVPOST  u32 []         contexts holding that field value
- *      CTXSTART u32 [nctx+1]   first CTXBIND entry of each context
- *      CTXBIND  u32 []         BIND rows of each context, ascending
  *      META     u8  []         JSON text describing the build
  *
- *  Resident size per binding: 16 (BIND) + 4 (CTXBIND) + 8 (ADDR4 and
- *  START4) for IPv4 or + 20 for IPv6, plus shared contexts and strings.
+ *    Section ids 12-15 held version 1's value index (INVDIR, INVPOST,
+ *    CTXSTART, CTXBIND); version 2 drops it (value -> address queries
+ *    scan CTX and BIND, see pse_ctxmap_value_rows()) and keeps the ids
+ *    unused.
+ *
+ *  Resident size per binding: 16 (BIND) + 8 (ADDR4 and START4) for IPv4
+ *  or + 20 for IPv6, plus the contexts (4 * W bytes each, 24 as written
+ *  by pysilk_ext; shared by every binding with the same interface,
+ *  instance, service and place) and strings.
  *
  *  Lookups search ADDR4 (exact) and RANGE4 (floor) in groups of 16 in
  *  lock step with prefetching, starting inside the /16 bucket of the
@@ -67,7 +70,7 @@
 
 #include "pse.h"
 
-#define PSE_CTXMAP_FORMAT_VERSION 1
+#define PSE_CTXMAP_FORMAT_VERSION 2
 #define PSE_CTXMAP_HEADER_SIZE 64
 #define PSE_CTXMAP_DIRENT_SIZE 32
 
@@ -94,21 +97,21 @@ enum pse_ctxmap_section_en {
     PSE_CTXMAP_SEC_BIND = 9,
     PSE_CTXMAP_SEC_RANGE4 = 10,
     PSE_CTXMAP_SEC_RANGE6 = 11,
-    PSE_CTXMAP_SEC_INVDIR = 12,
-    PSE_CTXMAP_SEC_INVPOST = 13,
-    PSE_CTXMAP_SEC_CTXSTART = 14,
-    PSE_CTXMAP_SEC_CTXBIND = 15,
-    PSE_CTXMAP_SEC_META = 16,
+    PSE_CTXMAP_SEC_META = 16,      /* 12-15: version 1 only, unused */
     PSE_CTXMAP_SEC_GROUP = 32,     /* + group number (1..7) */
     PSE_CTXMAP_MAX_GROUPS = 8
 };
 
 /* Special values of lookup results. */
 #define PSE_CTXMAP_ROW_NONE (-1)         /* no binding at that time */
-#define PSE_CTXMAP_ROW_AMBIGUOUS (-2)    /* bound in several VPCs */
+#define PSE_CTXMAP_ROW_AMBIGUOUS (-2)    /* bound in several VPCs (see
+                                            pse_ctxmap_values()) */
 #define PSE_CTXMAP_SCOPE_ANY 0xFFFFFFFFu /* unscoped lookup */
 #define PSE_CTXMAP_SCOPE_NONE 0xFFFFFFFEu /* a scope not in the map */
-#define PSE_CTXMAP_VALUE_AMBIGUOUS 0xFFFFFFFFu
+#define PSE_CTXMAP_VALUE_AMBIGUOUS 0xFFFFFFFFu  /* candidates disagree */
+/* Relations mask of pse_ctxmap_values(): every relation that supplies
+ * values (interface, service, inventory, ip-ranges). */
+#define PSE_CTXMAP_RESOLVE_ALL 0x1Du
 #define PSE_CTXMAP_NOT_FOUND 0xFFFFFFFFu
 /* Bit of a lookup's flags byte set when the address is ambiguous; bit r
  * (r < PSE_CTXMAP_RANGE) is set when relation r's answer is stale. */
@@ -195,7 +198,11 @@ pse_ctxmap_section(
  *    address is re-bound); before an address's first binding, none.  A
  *    scoped lookup uses the scope's bindings and global ones; when it has
  *    none it answers as an unscoped lookup.  An unscoped lookup of an
- *    address bound in more than one VPC by that time is ambiguous.
+ *    address bound in more than one VPC by that time is ambiguous: every
+ *    relation with a binding by then gets PSE_CTXMAP_ROW_AMBIGUOUS and
+ *    the flag PSE_CTXMAP_FLAG_AMBIGUOUS is set (rows cannot hold one
+ *    answer per VPC: resolve fields with pse_ctxmap_values(), which
+ *    decides ambiguity per field).
  */
 int
 pse_ctxmap_lookup(
@@ -225,30 +232,48 @@ pse_ctxmap_lookup_pair(
     uint8_t            *flags);
 
 /*
- *  status = pse_ctxmap_resolve(map, rows, flags, n, field, values);
+ *  status = pse_ctxmap_values(map, addrs, naddrs, times, ntimes, scopes,
+ *                             nscopes, fields, nfields, relations,
+ *                             values);
  *
- *    Resolve field 'field' (index into FIELDS) for 'n' lookup results:
- *    values[i] = string id, 0 when no source has a value, or
- *    PSE_CTXMAP_VALUE_AMBIGUOUS.  Precedence: a current binding beats a
- *    stale one; among equals interface (logs) > ENI inventory > service
- *    (logs); among stale ones the most recently seen; ip-ranges last.
+ *    Look up 'naddrs' addresses as pse_ctxmap_lookup() does and resolve
+ *    'nfields' fields (indices into FIELDS) of each: values[i * nfields
+ *    + k] = string id, 0 when no source has a value, or
+ *    PSE_CTXMAP_VALUE_AMBIGUOUS.  'relations' is a mask of the relations
+ *    allowed to supply values (bit 1 << r; PSE_CTXMAP_RESOLVE_ALL for
+ *    the full rule; the packet relation never supplies one).
+ *
+ *    Precedence: a current binding beats a stale one; among equals
+ *    interface (logs) > ENI inventory > service (logs); among stale ones
+ *    the most recently seen; ip-ranges last.
+ *
+ *    Ambiguity is decided per field: when an unscoped lookup finds the
+ *    address bound in several VPCs, each of those VPCs is a candidate,
+ *    answered as a lookup scoped to it would be; a field gets the value
+ *    all candidates agree on ("no value" included) and
+ *    PSE_CTXMAP_VALUE_AMBIGUOUS only when they disagree.
  */
 int
-pse_ctxmap_resolve(
+pse_ctxmap_values(
     const pse_ctxmap_t *map,
-    const int32_t      *rows,
-    const uint8_t      *flags,
-    size_t              n,
-    uint32_t            field,
+    const uint8_t      *addrs,
+    size_t              naddrs,
+    const int64_t      *times,
+    size_t              ntimes,
+    const uint32_t     *scopes,
+    size_t              nscopes,
+    const uint32_t     *fields,
+    size_t              nfields,
+    uint32_t            relations,
     uint32_t           *values);
 
 /*
  *  status = pse_ctxmap_pair_values(map, sip_dip, time, scope, fields,
  *                                  nfields, values);
  *
- *    Lookup of one flow record plus resolution of 'nfields' fields in one
- *    call (the plug-in's per-record entry): values[k] for the source and
- *    values[nfields + k] for the destination.
+ *    pse_ctxmap_values() for one flow record in one call (the plug-in's
+ *    per-record entry): values[k] for the source and values[nfields + k]
+ *    for the destination, every relation allowed.
  */
 int
 pse_ctxmap_pair_values(
@@ -276,12 +301,14 @@ pse_ctxmap_find_string(
  *  status = pse_ctxmap_value_rows(map, field, value, relations, rows, cap,
  *                                 &needed);
  *
- *    The BIND rows whose context holds string 'value' in field 'field'
- *    (inverted index), for the relations whose bit (1 << relation) is
- *    set in 'relations' -- leave PSE_CTXMAP_REL_PKT out to get only
+ *    The BIND rows (ascending) whose context holds string 'value' in
+ *    field 'field', for the relations whose bit (1 << relation) is set
+ *    in 'relations' -- leave PSE_CTXMAP_REL_PKT out to get only
  *    addresses owned by (or labelled with) the value.  Writes up to
  *    'cap' rows and sets 'needed' to the total; call again with a larger
- *    buffer when needed > cap.
+ *    buffer when needed > cap.  There is no value index: each call scans
+ *    the contexts and the BIND rows once (a few milliseconds per million
+ *    bindings) and allocates one bit per context (PSE_ERR_NOMEM).
  */
 int
 pse_ctxmap_value_rows(

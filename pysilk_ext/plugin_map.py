@@ -72,7 +72,7 @@ __all__ = [
 
 SCOPE_ANY = 0xFFFFFFFF  # unscoped lookup (PSE_CTXMAP_SCOPE_ANY)
 SCOPE_NONE = 0xFFFFFFFE  # a VPC the map does not hold
-VALUE_AMBIGUOUS = 0xFFFFFFFF  # resolved value: bound in several VPCs
+VALUE_AMBIGUOUS = 0xFFFFFFFF  # resolved value: the address's VPCs disagree
 NO_VALUE = "-"  # printed, and accepted by the switches, for "no value"
 
 _VPC_IN_TEXT = re.compile(r"\b(vpc-[0-9a-f]{8,17})\b")
@@ -427,8 +427,7 @@ class PluginMap:
         keep[1:] = (who[1:] != who[:-1]) | (when[1:] != when[:-1])
         who, when = who[keep], when[keep]
         addrs = words_to_addresses(index.hi[who], index.lo[who])
-        rows_c, flags = self.cmap.lookup_rows(addrs, when, None)
-        sids = self.cmap.resolve_ids(rows_c, flags, field_name)
+        sids = self.cmap.value_ids(addrs, when, None, [field_name])[:, 0]
         verdict = np.isin(sids, np.array(sorted(accepted), dtype=np.uint32))
         out: list[tuple[tuple[int, ...], tuple[bool, ...]]] = []
         bounds = np.flatnonzero(np.r_[True, who[1:] != who[:-1]])

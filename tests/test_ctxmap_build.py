@@ -97,7 +97,8 @@ def test_seed_peer_is_not_an_interface(seed_map) -> None:
 
 def test_overlapping_vpcs_kept_apart() -> None:
     """One private address in two VPCs: two bindings, each scoped lookup
-    finds its own, the unscoped lookup is ambiguous (no guess)."""
+    finds its own, the unscoped lookup is ambiguous (no guess) for the
+    fields the VPCs disagree on, and gives the ones they agree on."""
     recs = [
         rec(
             srcaddr="10.0.0.5",
@@ -131,12 +132,27 @@ def test_overlapping_vpcs_kept_apart() -> None:
     )
     assert any_.ambiguous
     assert ("vpc-a", "vpc-b") == any_.scopes
-    assert {} == any_.fields
-    rows, flags = cmap.lookup_rows(cmap._all_addresses()[:1], 1030, None)
+    # Per field: what both VPCs say when they agree, else ambiguous.
+    agreed = {
+        name: (
+            a.fields[name]
+            if a.fields.get(name) == b.fields.get(name)
+            else AMBIGUOUS_LABEL
+        )
+        for name in a.fields.keys() | b.fields.keys()
+    }
+    assert agreed == any_.fields
+    assert AMBIGUOUS_LABEL == any_.fields["instance-id"]
+    assert "us-east-1" == any_.fields["region"]
+    assert "aws-service" not in any_.fields
+    rows, _flags = cmap.lookup_rows(cmap._all_addresses()[:1], 1030, None)
     assert -2 == rows[0, 0]
-    assert AMBIGUOUS_LABEL == cmap.label(
-        int(cmap.resolve_ids(rows, flags, "vpc-id")[0])
+    ids = cmap.value_ids(
+        cmap._all_addresses()[:1], 1030, None, ["vpc-id", "region"]
     )
+    assert [AMBIGUOUS_LABEL, "us-east-1"] == [
+        cmap.label(int(v)) for v in ids[0]
+    ]
 
 
 def test_scope_never_hides_a_unique_answer() -> None:
@@ -146,6 +162,145 @@ def test_scope_never_hides_a_unique_answer() -> None:
     for scope in ("vpc-0aaaaaaaaaaaaaaa1", "vpc-other", "vpc-not-in-map"):
         (r,) = cmap.lookup(["10.9.9.9"], at=1030, scope=scope)
         assert "eni-0aaaaaaaaaaaaaaa1" == r.fields["interface-id"]
+
+
+def _per_vpc(cmap: ContextMap, address: str, at: int, field: str) -> str:
+    """Reference for an ambiguous address: ask each of its VPCs (scoped
+    lookups) and keep the answer they share, else ``(ambiguous)``."""
+    (found,) = cmap.lookup([address], at=at)
+    assert found.ambiguous
+    answers = {
+        cmap.lookup([address], at=at, scope=vpc)[0].fields.get(field, "-")
+        for vpc in found.scopes
+    }
+    return answers.pop() if len(answers) == 1 else AMBIGUOUS_LABEL
+
+
+def test_unscoped_service_disagrees_with_none() -> None:
+    """A private address that is an S3 endpoint in one VPC and an
+    instance's address in another: its VPCs disagree on aws-service (a
+    value against none) and on the instance's fields (the endpoint has
+    none), so those are ambiguous; both have no sublocation."""
+    recs = [
+        rec(srcaddr="10.0.0.9", dstaddr="10.0.0.5", vpc_id="vpc-a",
+            interface_id="eni-a9", pkt_dst_aws_service="S3"),
+        rec(srcaddr="10.0.0.5", dstaddr="8.8.8.8", vpc_id="vpc-b",
+            interface_id="eni-b5"),
+    ]  # fmt: skip
+    cmap = build(batch_of(recs))
+    (r,) = cmap.lookup(["10.0.0.5"], at=1030)
+    assert r.ambiguous
+    for field in ("aws-service", "interface-id", "account-id", "region"):
+        assert _per_vpc(cmap, "10.0.0.5", 1030, field) == r.fields.get(
+            field, "-"
+        ), field
+    assert AMBIGUOUS_LABEL == r.fields["aws-service"]
+    assert AMBIGUOUS_LABEL == r.fields["account-id"]
+    assert "sublocation-id" not in r.fields
+
+
+def test_unscoped_candidates_include_global_bindings() -> None:
+    """A public address that two VPCs' interfaces own (an Elastic IP
+    moved) and the logs label S3 (a global binding): each VPC's answer
+    includes the global label, so aws-service is S3 unscoped while the
+    interface is ambiguous."""
+    recs = [
+        rec(srcaddr="54.1.1.1", dstaddr="8.8.8.8", vpc_id="vpc-a",
+            interface_id="eni-a1", start=1000, end=1060),
+        rec(srcaddr="54.1.1.1", dstaddr="8.8.8.8", vpc_id="vpc-b",
+            interface_id="eni-b1", start=2000, end=2060),
+        rec(srcaddr="10.0.0.1", dstaddr="54.1.1.1", vpc_id="vpc-c",
+            interface_id="eni-c1", pkt_dst_aws_service="S3"),
+    ]  # fmt: skip
+    cmap = build(batch_of(recs))
+    assert {None, "vpc-a", "vpc-b"} == {
+        b.scope for b in cmap.iter_bindings() if b.address == "54.1.1.1"
+    }
+    (before,) = cmap.lookup(["54.1.1.1"], at=1500)
+    assert not before.ambiguous
+    assert ("eni-a1", "S3") == (
+        before.fields["interface-id"],
+        before.fields["aws-service"],
+    )
+    (after,) = cmap.lookup(["54.1.1.1"], at=2030)
+    assert after.ambiguous
+    assert ("vpc-a", "vpc-b") == after.scopes
+    assert AMBIGUOUS_LABEL == after.fields["interface-id"]
+    assert "S3" == after.fields["aws-service"]
+
+
+def test_unscoped_ipv6_private_space_per_field() -> None:
+    """Unique-local IPv6 space reused in two VPCs of one account: the
+    account is answered, the subnet is ambiguous (the C core's IPv6
+    path)."""
+    recs = [
+        rec(srcaddr="fd00::5", dstaddr="fd00::99", vpc_id="vpc-a",
+            subnet_id="subnet-a", interface_id="eni-a", type="IPv6"),
+        rec(srcaddr="fd00::5", dstaddr="fd00::99", vpc_id="vpc-b",
+            subnet_id="subnet-b", interface_id="eni-b", type="IPv6"),
+    ]  # fmt: skip
+    cmap = build(batch_of(recs))
+    (r,) = cmap.lookup(["fd00::5"], at=1030)
+    assert r.ambiguous
+    assert "111122223333" == r.fields["account-id"]
+    assert AMBIGUOUS_LABEL == r.fields["subnet-id"]
+    assert "aws-service" not in r.fields
+
+
+def test_batch_and_pair_entries_agree_on_ambiguity() -> None:
+    """The batch entry (pse_ctxmap_values) and the plug-in's pair entry
+    (pse_ctxmap_pair_values) give the same per-field answers, for every
+    address, time and scope of a map with reused space."""
+    from pysilk_ext import _binding
+    from pysilk_ext.ctxmap.model import FIELDS
+
+    recs = [
+        rec(srcaddr="10.0.0.5", dstaddr="10.0.0.6", vpc_id=vpc,
+            interface_id=f"eni-{vpc}", account_id=acct, start=t, end=t + 60,
+            pkt_dst_aws_service=svc)
+        for vpc, acct, t, svc in (
+            ("vpc-a", "111111111111", 1000, "-"),
+            ("vpc-b", "111111111111", 1500, "S3"),
+            ("vpc-c", "222222222222", 2000, "-"),
+        )
+    ]  # fmt: skip
+    cmap = build(batch_of(recs))
+    mod = _binding.load("ctxmap")
+    ffi, lib = mod.ffi, mod.lib
+    addrs = cmap._all_addresses()
+    index = [f.index for f in FIELDS]
+    fields = ffi.new("uint32_t[]", index)
+    out = ffi.new("uint32_t[]", 2 * len(index))
+    for scope in (None, "vpc-a", "vpc-b", "vpc-zzz"):
+        for t in (900, 1030, 1530, 2030, 3000):
+            batch = cmap.value_ids(addrs, t, scope, [f.name for f in FIELDS])
+            for i in range(len(addrs)):
+                pair = bytes(addrs[i]) + bytes(addrs[-1 - i])
+                assert lib.PSE_OK == lib.pse_ctxmap_pair_values(
+                    cmap._h, pair, t, cmap.scope_id(scope), fields,
+                    len(index), out,
+                )  # fmt: skip
+                got = list(out)
+                assert batch[i].tolist() == got[: len(index)]
+                assert batch[-1 - i].tolist() == got[len(index) :]
+    # 10.0.0.5: VPCs a and b (one account) by 1530, and c (another) by
+    # 2030; the service label belongs to 10.0.0.6 in VPC b only.
+    (mid,) = cmap.lookup(["10.0.0.5"], at=1530)
+    (late,) = cmap.lookup(["10.0.0.5"], at=2030)
+    assert (("vpc-a", "vpc-b"), "111111111111") == (
+        mid.scopes,
+        mid.fields["account-id"],
+    )
+    assert (("vpc-a", "vpc-b", "vpc-c"), AMBIGUOUS_LABEL) == (
+        late.scopes,
+        late.fields["account-id"],
+    )
+    for at in (1530, 2030):
+        for field in ("account-id", "aws-service", "vpc-id", "region"):
+            (r,) = cmap.lookup(["10.0.0.5"], at=at)
+            assert _per_vpc(cmap, "10.0.0.5", at, field) == r.fields.get(
+                field, "-"
+            ), (at, field)
 
 
 def test_ip_reuse_starts_a_new_interval() -> None:

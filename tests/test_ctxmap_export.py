@@ -74,6 +74,39 @@ def test_field_ranges_ambiguous_label_unscoped() -> None:
     ] == _ranges(cmap, "vpc-id", at=1030)
 
 
+def test_field_ranges_unscoped_agreeing_fields() -> None:
+    """Ambiguity is per field: the shared address's VPCs agree on the
+    account (one range over all three addresses) and on having no AWS
+    service (no entry at all: no (ambiguous) /32 in the prefix map)."""
+    cmap = _two_vpcs()
+    assert [("10.0.0.5", "10.0.0.7", "111122223333")] == _ranges(
+        cmap, "account-id", at=1030
+    )
+    assert [] == _ranges(cmap, "aws-service", at=1030)
+    assert [] == _ranges(cmap, "aws-service", at=(1000, 1060))
+
+
+def test_field_ranges_unscoped_disagreeing_account() -> None:
+    """When the VPCs of a shared address belong to different accounts,
+    its account-id is ambiguous; unshared addresses keep their own."""
+    recs = [
+        rec(srcaddr="10.0.0.5", dstaddr="8.8.8.8", vpc_id="vpc-a",
+            account_id="111111111111"),
+        rec(srcaddr="10.0.0.5", dstaddr="8.8.8.8", vpc_id="vpc-b",
+            account_id="222222222222"),
+        rec(srcaddr="10.0.0.6", dstaddr="8.8.8.8", vpc_id="vpc-b",
+            account_id="222222222222"),
+    ]  # fmt: skip
+    cmap = build(batch_of(recs))
+    assert [
+        ("10.0.0.5", "10.0.0.5", AMBIGUOUS_LABEL),
+        ("10.0.0.6", "10.0.0.6", "222222222222"),
+    ] == _ranges(cmap, "account-id", at=1030)
+    assert [("10.0.0.5", "10.0.0.6", "222222222222")] == _ranges(
+        cmap, "account-id", at=1030, scope="vpc-b"
+    )
+
+
 def test_field_ranges_scoped() -> None:
     """A scoped export resolves the shared address to that VPC; the other
     VPC's unique addresses keep their own label (never hidden)."""

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pysilk_ext import _binding
 from pysilk_ext.ctxmap import ContextMap, ContextMapFileError, Relation
-from pysilk_ext.ctxmap.model import FIELD_INDEX, parse_address
+from pysilk_ext.ctxmap.model import FIELD_INDEX, RELATION_NAMES, parse_address
 from pysilk_ext.errors import ContextMapError
 from tests.ctxmap_support import DATA, batch_of, build, parse_file, rec
 
@@ -36,12 +36,13 @@ def sample(shared: Path) -> ContextMap:
 
 
 def test_header_layout(sample: ContextMap) -> None:
-    """Magic, version 1, header size 64, file size, directory CRC."""
+    """Magic, version 2, header size 64, file size, directory CRC,
+    context width 6."""
     data = sample.data
     magic, version, hsize, fsize, nsec, crc, dir_off, width = struct.unpack(
         "<8sIIQIIQI", data[:44]
     )
-    assert (b"\x89VPCMAP\n", 1, 64, len(data), 7) == (
+    assert (b"\x89VPCMAP\n", 2, 64, len(data), 6) == (
         magic,
         version,
         hsize,
@@ -105,14 +106,17 @@ def test_foreign_file_named_error(tmp_path: Path, content: bytes) -> None:
 
 
 def test_newer_version_named_error(sample: ContextMap) -> None:
-    """A map of a later format version is refused as such."""
-    data = bytearray(sample.data)
-    data[8:12] = struct.pack("<I", 2)
-    with pytest.raises(
-        ContextMapFileError, match="Map format version 2"
-    ) as info:
-        ContextMap.from_bytes(bytes(data))
-    assert "version" == info.value.reason
+    """A map of another format version -- a later one, or version 1
+    (which carried a value index) -- is refused as such."""
+    for version in (3, 1):
+        data = bytearray(sample.data)
+        data[8:12] = struct.pack("<I", version)
+        with pytest.raises(
+            ContextMapFileError,
+            match=f"Map format version {version} .this build reads version 2",
+        ) as info:
+            ContextMap.from_bytes(bytes(data))
+        assert "version" == info.value.reason
 
 
 def test_missing_file_named_error(tmp_path: Path) -> None:
@@ -162,9 +166,8 @@ def test_corrupt_body_never_crashes(sample: ContextMap, flips) -> None:
     if reason is not None:
         return
     addrs = cmap._all_addresses()
-    rows, flags = cmap.lookup_rows(addrs, 1690329610)
-    for name in FIELD_INDEX:
-        cmap.resolve_ids(rows, flags, name)
+    cmap.lookup_rows(addrs, 1690329610)
+    cmap.value_ids(addrs, 1690329610, None, list(FIELD_INDEX))
     list(cmap.iter_bindings())
 
 
@@ -249,7 +252,7 @@ def test_pair_entry_matches_batch_lookup(sample: ContextMap) -> None:
 
 
 def test_value_index_and_strings(sample: ContextMap) -> None:
-    """value -> binding rows through the inverted index, and string ids
+    """value -> binding rows (a scan of the map), and string ids
     by binary search (absent strings are not found)."""
     rows = sample.value_rows("vpc-id", "vpc-0844e5fb7dab616dd")
     want = [
@@ -264,17 +267,36 @@ def test_value_index_and_strings(sample: ContextMap) -> None:
     assert 0 == len(sample.value_rows("vpc-id", "no-such-value"))
 
 
-def test_resolve_rejects_foreign_rows(sample: ContextMap) -> None:
-    """Rows not produced by a lookup of this map are refused, not read."""
-    rows = np.array([[len(sample) + 5, -1, -1, -1, -1]], dtype=np.int32)
-    with pytest.raises(ContextMapError, match="Invalid argument"):
-        sample.resolve_ids(rows, np.zeros(1, np.uint8), "vpc-id")
-    svc_row = next(
-        b.row for b in sample.iter_bindings() if b.relation == "service"
+def test_values_rejects_bad_arguments(sample: ContextMap) -> None:
+    """The resolving entry refuses a field index, relation mask or time
+    count it cannot honour instead of reading out of bounds."""
+    ffi, lib = _lib()
+    addrs = sample._all_addresses()[:2]
+    times = ffi.new("int64_t[]", [1690329610, 1690329610, 1690329610])
+    scope = ffi.new("uint32_t[]", [0xFFFFFFFF])
+    out = ffi.new("uint32_t[4]")
+    good = ffi.new("uint32_t[]", [FIELD_INDEX["vpc-id"].index])
+    bad = ffi.new("uint32_t[]", [len(FIELD_INDEX) + 7])
+    raw = ffi.from_buffer(addrs)
+    everything = lib.PSE_CTXMAP_RESOLVE_ALL
+
+    def call(fields, ntimes: int, relations: int) -> int:
+        return lib.pse_ctxmap_values(
+            sample._h, raw, 2, times, ntimes, scope, 1, fields, 1,
+            relations, out,
+        )  # fmt: skip
+
+    assert lib.PSE_OK == call(good, 1, everything)
+    assert lib.PSE_OK == call(good, 2, everything)
+    assert lib.PSE_ERR_ARG == call(bad, 1, everything)
+    assert lib.PSE_ERR_ARG == call(good, 3, everything)
+    assert lib.PSE_ERR_ARG == call(good, 1, 1 << 5)
+    pair = ffi.new("uint8_t[32]")
+    assert lib.PSE_ERR_ARG == lib.pse_ctxmap_pair_values(
+        sample._h, pair, 0, 0xFFFFFFFF, bad, 1, out
     )
-    rows = np.array([[svc_row, -1, -1, -1, -1]], dtype=np.int32)
-    with pytest.raises(ContextMapError, match="Invalid argument"):
-        sample.resolve_ids(rows, np.zeros(1, np.uint8), "vpc-id")
+    with pytest.raises(ValueError, match="1 or n entries"):
+        sample.value_ids(addrs, np.zeros(3, np.int64), None, ["vpc-id"])
 
 
 def test_lookup_broadcasts_times_and_scopes(sample: ContextMap) -> None:
@@ -298,13 +320,12 @@ def test_unaligned_buffer_is_copied(sample: ContextMap) -> None:
 
 
 def test_structure_bytes_per_binding(sample: ContextMap) -> None:
-    """The per-binding structures take at most 16 (row) + 4 (context
-    index) + 8 (IPv4 address and start) bytes, + 20 for IPv6, plus the
-    two end sentinels; addresses with several bindings take less."""
+    """The per-binding structures take at most 16 (row) + 8 (IPv4
+    address and start) bytes, + 20 for IPv6, plus the two end sentinels;
+    addresses with several bindings take less."""
     t = sample.tables
     per = (
         t.bind.nbytes
-        + t.ctxbind.nbytes
         + t.addr4.nbytes
         + t.start4.nbytes
         + t.addr6.nbytes
@@ -313,10 +334,61 @@ def test_structure_bytes_per_binding(sample: ContextMap) -> None:
     n6 = int(t.start6[-1] - t.start6[0])
     n4 = len(t.bind) - n6
     assert len(t.addr4) < n4
-    assert per <= 28 * n4 + 40 * n6 + 8
+    assert per <= 24 * n4 + 36 * n6 + 8
     assert {Relation.IFACE, Relation.SVC, Relation.ENI} <= {
         Relation(int(r)) for r in (t.bind[:, 3] >> np.uint32(28))
     }
+
+
+def test_worst_case_bytes_per_binding() -> None:
+    """Every address its own interface and instance (no context shared):
+    16 (row) + 8 (address index) + 24 (context) = 48 bytes per binding
+    besides the string dictionary and the small group tables."""
+    recs = [
+        rec(
+            srcaddr=f"10.0.{k // 250}.{k % 250 + 1}",
+            dstaddr="192.0.2.1",
+            interface_id=f"eni-{k:017x}",
+            instance_id=f"i-{k:017x}",
+        )
+        for k in range(500)
+    ]
+    cmap = build(batch_of(recs))
+    t = cmap.tables
+    assert 500 == len(t.bind) == len(t.ctx)
+    own = t.bind.nbytes + t.addr4.nbytes + t.start4.nbytes - 4
+    assert 48 * 500 == own + t.ctx.nbytes
+
+
+def test_value_rows_scan_matches_bindings(sample: ContextMap) -> None:
+    """Without a value index, value -> rows (a scan in C) finds exactly
+    the bindings of the asked relations whose fields hold the value."""
+    ffi, lib = _lib()
+    every = [b for b in sample.iter_bindings()]
+    for field in ("vpc-id", "aws-service", "interface-id", "region"):
+        for value in sorted(
+            {b.fields[field] for b in every if field in b.fields}
+        ):
+            for relations in (
+                (Relation.IFACE, Relation.ENI, Relation.SVC),
+                (Relation.PKT,),
+            ):
+                names = {RELATION_NAMES[r] for r in relations}
+                want = [
+                    b.row
+                    for b in every
+                    if b.relation in names and b.fields.get(field) == value
+                ]
+                got = sample.value_rows(field, value, relations).tolist()
+                assert want == got, (field, value, relations)
+    needed = ffi.new("size_t *")
+    assert lib.PSE_OK == lib.pse_ctxmap_value_rows(
+        sample._h, FIELD_INDEX["vpc-id"].index, 0, 0x1F, ffi.NULL, 0, needed
+    )
+    assert 0 == needed[0]
+    assert lib.PSE_ERR_ARG == lib.pse_ctxmap_value_rows(
+        sample._h, len(FIELD_INDEX) + 1, 1, 0x1F, ffi.NULL, 0, needed
+    )
 
 
 def test_bucketed_index_of_large_maps() -> None:
@@ -377,8 +449,7 @@ def test_range_lookup_matches_bisect(shared: Path) -> None:
     raw = np.zeros((len(probe_list), 16), np.uint8)
     raw[:, 10:12] = 0xFF
     raw[:, 12:] = np.array(probe_list, ">u4").view(np.uint8).reshape(-1, 4)
-    rows, flags = cmap.lookup_rows(raw, 0)
-    services = cmap.resolve_ids(rows, flags, "aws-service")
+    services = cmap.value_ids(raw, 0, None, ["aws-service"])[:, 0]
     want, got = [], []
     for k, v in enumerate(probe_list):
         i = bisect.bisect_right(los, v) - 1

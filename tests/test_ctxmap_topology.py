@@ -10,6 +10,7 @@ can show, with its exact first/last seen.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,12 @@ from typing import Any
 
 import pytest
 
-from pysilk_ext.ctxmap import ContextMap, ContextMapBuilder, diff
+from pysilk_ext.ctxmap import (
+    AMBIGUOUS_LABEL,
+    ContextMap,
+    ContextMapBuilder,
+    diff,
+)
 from tests.ctxmap_support import parse_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,6 +150,35 @@ def test_overlapping_cidrs_kept_apart(v5) -> None:
             if tb["ip"] == ip and tb["role"] == "primary" and tb["first_seen"]:
                 (s,) = cmap.lookup([ip], at=tb["first_seen"], scope=tb["vpc"])
                 assert tb["interface"] == s.fields["interface-id"]
+
+
+def test_shared_addresses_resolve_per_field(v5) -> None:
+    """Unscoped, a shared address has no AWS service (none of its VPCs
+    gives one), its VPC is ambiguous, and every field is what its VPCs
+    agree on -- the same in the prefix-map export."""
+    truth, cmap = v5
+    t = truth["time_range"]["end"] - 1
+    everything = [bytes(a) for a in cmap._all_addresses()]
+    shared = [r for r in cmap.lookup(everything, at=t) if r.ambiguous]
+    assert shared
+    fields = ("vpc-id", "instance-id", "account-id", "region", "aws-service")
+    for r in shared:
+        assert "aws-service" not in r.fields
+        assert AMBIGUOUS_LABEL == r.fields["vpc-id"]
+        per_vpc = [
+            cmap.lookup([r.address], at=t, scope=vpc)[0] for vpc in r.scopes
+        ]
+        for name in fields:
+            answers = {p.fields.get(name) for p in per_vpc}
+            want = answers.pop() if len(answers) == 1 else AMBIGUOUS_LABEL
+            assert want == r.fields.get(name), (r.address, name)
+    labelled = [(lo, hi) for lo, hi, _ in cmap.field_ranges("aws-service", t)]
+    for r in shared:
+        addr = ipaddress.ip_address(r.address)
+        assert not any(
+            lo.version == addr.version and lo <= addr <= hi
+            for lo, hi in labelled
+        ), r.address
 
 
 def test_every_service_address_labelled(v5) -> None:

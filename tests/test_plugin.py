@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 
 from pysilk_ext.ctxmap import AMBIGUOUS_LABEL, ContextMap, ContextMapBuilder
+from pysilk_ext.ctxmap.model import field_ref
 from pysilk_ext.plugin import (
     FIELDS,
     AwsvpcPlugin,
@@ -237,10 +238,21 @@ def expected_text(
     cmap: ContextMap, addr: str, when: float, sensor: str, field: str
 ) -> str:
     """What the map's lookup API says the field is (``-``, a value or
-    ``(ambiguous)``), in the VPC the sensor implies."""
+    ``(ambiguous)``), in the VPC the sensor implies.
+
+    An address bound in several VPCs (no scope) is asked in each of them,
+    independently of the C core's own rule: one answer if all agree
+    (``-`` included), else ``(ambiguous)``.
+    """
     found = cmap.lookup([addr], at=int(when), scope=SENSORS.get(sensor))[0]
     if found.ambiguous:
-        return AMBIGUOUS_LABEL
+        answers = {
+            cmap.lookup([addr], at=int(when), scope=vpc)[0].fields.get(
+                field, "-"
+            )
+            for vpc in found.scopes
+        }
+        return answers.pop() if len(answers) == 1 else AMBIGUOUS_LABEL
     return found.fields.get(field, "-")
 
 
@@ -567,6 +579,61 @@ def test_reused_space_uses_the_sensor_scope(topo: tuple) -> None:
         got[vpc] = [reg.passes(rec(REUSED, OUTSIDE, T + 9, s))
                     for s in ("S0", VPC_A, ENI_B1)]  # fmt: skip
     assert {VPC_A: [False, True, False], VPC_B: [False, False, True]} == got
+
+
+def test_reused_space_unscoped_is_ambiguous_per_field(topo: tuple) -> None:
+    """10.9.9.9 without a scope (sensor S0): its VPCs (accounts 1111...
+    and 2222..., one region, no AWS service on either side) agree on the
+    region and on "no service", which print and filter as such; they
+    disagree on the rest, which prints (ambiguous) and matches nothing."""
+    path, _ = topo
+    reg, _ = load(f"--awsvpc-map={path}", app="rwcut")
+    for kw in reg.fields.values():
+        kw["initialize"]()
+    r = rec(REUSED, OUTSIDE, T + 9)
+    got = {
+        spec.name: reg.fields[f"src-{spec.name}"]["rec_to_text"](r)
+        for spec in FIELDS
+    }
+    amb = AMBIGUOUS_LABEL
+    assert {
+        "vpc-id": amb, "subnet-id": amb, "instance-id": amb,
+        "interface-id": amb, "account-id": amb, "region": "us-east-1",
+        "az-id": amb, "aws-service": "-",
+    } == got  # fmt: skip
+    verdicts = {}
+    for switch in ("--src-aws-service=-", "--src-aws-service=S3",
+                   "--src-region=us-east-1", "--src-account-id=111111111111",
+                   "--src-account-id=-"):  # fmt: skip
+        reg, _ = load(f"--awsvpc-map={path}", switch)
+        reg.start()
+        verdicts[switch] = reg.passes(r)
+    assert {
+        "--src-aws-service=-": True,
+        "--src-aws-service=S3": False,
+        "--src-region=us-east-1": True,
+        "--src-account-id=111111111111": False,
+        "--src-account-id=-": False,
+    } == verdicts
+
+
+def test_fast_path_verdicts_agree_with_pair_lookup(topo: tuple) -> None:
+    """For every field and value (and ``-``), the digested tables give
+    the pair lookup's verdict on every grid record: the steps of
+    single-scope addresses, the scoped C lookup of reused space."""
+    path, _ = topo
+    pmap = PluginMap(str(path), PythonBackend())
+    for spec in FIELDS:
+        pair = pmap.pair_lookup(field_ref(spec.name).index)
+        for value in [*map_values(pmap.cmap, spec.name), "-"]:
+            reg, _ = load(f"--awsvpc-map={path}",
+                          f"--src-{spec.name}={value}")  # fmt: skip
+            reg.start()
+            want_sid = 0 if value == "-" else pmap.sid(value)
+            for r in grid():
+                assert (pair(r)[0] == want_sid) == reg.passes(r), (
+                    spec.name, value, r,
+                )  # fmt: skip
 
 
 def test_scope_switch_places_a_sensor(topo: tuple) -> None:

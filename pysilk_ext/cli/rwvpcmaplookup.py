@@ -4,8 +4,9 @@
 One line per address: the address, whether the answer is current, stale
 (extrapolated past the binding's last sighting until the address is
 re-bound), from the ip-ranges layer only, ambiguous (bound in several
-VPCs, no scope given) or absent, the answering binding's first and last
-seen times and the resolved fields.  The lookup rule and the precedence
+VPCs, no scope given: fields those VPCs agree on are still shown) or
+absent, the answering binding's first and last seen times and the
+resolved fields.  The lookup rule and the precedence
 between sources are the map's own (:mod:`pysilk_ext.ctxmap`), so the
 answer is the one the awsvpc plug-in and the exported prefix maps give.
 """
@@ -160,17 +161,23 @@ def answer(result: LookupResult) -> Answer:
     """Reduce a lookup result to one line's values.
 
     Status: ``ambiguous`` (unscoped and bound in several VPCs: the
-    ``vpc-id`` and ``scope`` columns list them), ``current`` (a binding's
-    seen interval holds the time), ``stale`` (every answering binding
-    ended before the time), ``ip-ranges`` (only the prefix layer knows
-    the address), ``none``.  The answering binding is the current one of
-    highest precedence (interface, inventory, service), else the one
-    seen last.
+    ``vpc-id`` and ``scope`` columns list them, the other fields show
+    what those VPCs agree on, ``(ambiguous)`` where they disagree),
+    ``current`` (a binding's seen interval holds the time), ``stale``
+    (every answering binding ended before the time), ``ip-ranges`` (only
+    the prefix layer knows the address), ``none``.  The answering binding
+    is the current one of highest precedence (interface, inventory,
+    service), else the one seen last.
     """
     if result.ambiguous:
         vpcs = ",".join(result.scopes)
         return Answer(
-            "ambiguous", NO_VALUE, None, None, vpcs, {"vpc-id": vpcs}
+            "ambiguous",
+            NO_VALUE,
+            None,
+            None,
+            vpcs,
+            {**result.fields, "vpc-id": vpcs},
         )
     bindings = [result.bindings[r] for r in ANSWERING if r in result.bindings]
     if bindings:

@@ -268,21 +268,26 @@ class MapContext:
         self.cmap = cmap
         self.excluded = frozenset(excluded)
 
+    def _scopes(
+        self, scope: StrColumn | None
+    ) -> npt.NDArray[np.uint32] | None:
+        if scope is None:
+            return None
+        table = np.array(
+            [
+                self.cmap.scope_id(None if i == 0 else value)
+                for i, value in enumerate(scope.values)
+            ],
+            dtype=np.uint32,
+        )
+        scopes: npt.NDArray[np.uint32] = table[scope.codes]
+        return scopes
+
     def _rows(
         self, addr: Addr16, at: Times, scope: StrColumn | None = None
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
-        scopes: npt.NDArray[np.uint32] | None = None
-        if scope is not None:
-            table = np.array(
-                [
-                    self.cmap.scope_id(None if i == 0 else value)
-                    for i, value in enumerate(scope.values)
-                ],
-                dtype=np.uint32,
-            )
-            scopes = table[scope.codes]
         return self.cmap.lookup_rows(
-            addr, np.asarray(at, dtype=np.int64), scopes
+            addr, np.asarray(at, dtype=np.int64), self._scopes(scope)
         )
 
     def owned(self, addr: Addr16, at: Times) -> BoolArray:
@@ -322,10 +327,12 @@ class MapContext:
                 f: StrColumn(np.zeros(0, dtype=np.uint32), [""])
                 for f in fields
             }
-        rows, flags = self._rows(addr, at, scope)
+        all_ids = self.cmap.value_ids(
+            addr, np.asarray(at, dtype=np.int64), self._scopes(scope), fields
+        )
         out: dict[str, StrColumn] = {}
-        for name in fields:
-            ids = self.cmap.resolve_ids(rows, flags, name)
+        for k, name in enumerate(fields):
+            ids = all_ids[:, k]
             uniq, inverse = np.unique(ids, return_inverse=True)
             values = [""]
             table = np.zeros(len(uniq), dtype=np.uint32)

@@ -77,19 +77,33 @@ For address A at time T, per relation:
 A lookup with a scope uses that VPC's bindings and global ones; when A
 has none there, it answers as an unscoped lookup (a unique answer is never
 hidden).  An unscoped lookup of an address bound in more than one VPC by
-time T answers *ambiguous* (row -2, exported with the label
-:data:`~model.AMBIGUOUS_LABEL`): it never picks a VPC.
+time T is *ambiguous* for the address (flag 0x80, rows -2): it never picks
+a VPC.
+
+Ambiguity is decided per field, not per address.  Each VPC the address is
+bound in by T is a *candidate*, answered as the lookup scoped to it would
+be (its bindings, the global ones, then ip-ranges).  A field gets the
+value every candidate gives -- "no value" included -- and is ambiguous
+(value id 0xFFFFFFFF, printed and exported as
+:data:`~model.AMBIGUOUS_LABEL`) only when candidates disagree.  So a
+reused 10.x address is ambiguous for ``vpc-id``, ``subnet-id``,
+``instance-id`` (its VPCs disagree) but has no ``aws-service`` (none of
+them has one), and its ``region`` or ``account-id`` when all its VPCs
+share one.  The rule lives in C (``pse_ctxmap_values``,
+``pse_ctxmap_pair_values``), so :meth:`ContextMap.lookup`, the exports,
+rwvpcmaplookup and the awsvpc plug-in give the same answer.
 
 Precedence between sources (resolving one field)
 ------------------------------------------------
-Logs observed > ENI inventory > ip-ranges, field by field: among the
-``interface``, ``inventory`` and ``service`` answers that carry a value
-for the field, a current binding beats a stale one; among current ones
-the order is interface (logs), inventory, service; among stale ones the
-most recently seen wins.  The ip-ranges layer answers only when no binding
-carries the field (so ``aws-service`` from the logs' own label beats the
-prefix list, and a prefix's ``region`` fills in for public addresses).
-The ``packet`` relation never supplies a field by itself: ask for it
+Within one scope (one candidate, above): logs observed, then the ENI
+inventory, then ip-ranges, field by field: among the ``interface``,
+``inventory`` and ``service`` answers that carry a value for the field,
+a current binding beats a stale one; among current ones the order is
+interface (logs), inventory, service; among stale ones the most recently
+seen wins.  The ip-ranges layer answers only when no binding carries the
+field (so ``aws-service`` from the logs' own label beats the prefix
+list, and a prefix's ``region`` fills in for public addresses).  The
+``packet`` relation never supplies a field by itself: ask for it
 explicitly (:class:`LookupResult` ``bindings``).
 
 Merging and updates
@@ -109,7 +123,13 @@ per interface inside each worker, so give each worker whole interfaces
 Value -> address queries (:meth:`ContextMap.addresses`,
 :meth:`ContextMap.lookup_value`) use the owning relations (interface,
 inventory, service) unless asked otherwise, so a VPC's address set never
-holds the internet hosts seen behind its NAT gateway.
+holds the internet hosts seen behind its NAT gateway.  The file keeps no
+value index (format version 2): such a query scans the contexts and the
+bindings once in C, a few milliseconds per million bindings -- they
+serve exports and start-up, never a record -- and a binding costs 24
+bytes (BIND row and address index) plus its share of a 24-byte context
+and of the strings, 48 bytes when every address has its own interface
+and instance.
 """
 
 from __future__ import annotations

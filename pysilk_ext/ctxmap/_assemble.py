@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""From the builder's provisional tables to canonical, indexed tables.
+"""From the builder's provisional tables to canonical tables.
 
 The builder numbers strings, group tuples and contexts in the order it
 meets them, which depends on input order.  Here everything unused is
@@ -177,44 +177,6 @@ def assemble(
     range6 = ranges.v6.copy()
     range6[:, 4] = ctx_lut[range6[:, 4].astype(U32)].astype(U64)
 
-    # 7. Inverted index: (field, value) -> contexts.
-    fids: list[npt.NDArray[np.uint32]] = []
-    vals: list[npt.NDArray[np.uint32]] = []
-    cids: list[npt.NDArray[np.uint32]] = []
-    all_ctx = np.arange(len(canon_ctx), dtype=U32)
-    for ref in FIELDS:
-        column = canon_ctx[:, ref.ctx_col]
-        values = (
-            column
-            if ref.group == 0
-            else canon_groups[ref.group][column, ref.grp_col]
-        )
-        nz = values != 0
-        fids.append(np.full(int(np.count_nonzero(nz)), ref.index, dtype=U32))
-        vals.append(values[nz].astype(U32))
-        cids.append(all_ctx[nz])
-    fid = np.concatenate(fids)
-    val = np.concatenate(vals)
-    cid = np.concatenate(cids)
-    srt = np.lexsort((cid, val, fid))
-    fid, val, cid = fid[srt], val[srt], cid[srt]
-    head = np.ones(len(fid), dtype=bool)
-    if len(fid):
-        head[1:] = (fid[1:] != fid[:-1]) | (val[1:] != val[:-1])
-    heads = np.flatnonzero(head)
-    invdir = np.empty((len(heads), 4), dtype=U32)
-    invdir[:, 0] = fid[heads]
-    invdir[:, 1] = val[heads]
-    invdir[:, 2] = heads
-    invdir[:, 3] = np.diff(np.append(heads, len(fid)))
-
-    # 8. Context -> binding rows.
-    bctx = bind[:, 3] & U32(0x0FFFFFFF)
-    ctxbind = np.argsort(bctx, kind="stable").astype(U32)
-    counts = np.bincount(bctx, minlength=len(canon_ctx))
-    ctxstart = np.zeros(len(canon_ctx) + 1, dtype=U32)
-    np.cumsum(counts, out=ctxstart[1:])
-
     return MapTables(
         strings=canon_strings,
         ctx=canon_ctx,
@@ -226,10 +188,6 @@ def assemble(
         bind=bind,
         range4=range4.reshape(-1, 3),
         range6=range6.reshape(-1, 5),
-        invdir=invdir,
-        invpost=cid.astype(U32),
-        ctxstart=ctxstart,
-        ctxbind=ctxbind,
         meta=dict(meta, counts=_counts(bind, canon_ctx, range4, range6)),
     )
 

@@ -29,7 +29,7 @@ from pysilk_ext.ctxmap.model import CTX_WIDTH, FIELDS
 from pysilk_ext.errors import ContextMapError
 
 MAGIC = b"\x89VPCMAP\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HEADER_SIZE = 64
 DIRENT_SIZE = 32
 
@@ -44,10 +44,8 @@ SEC_START6 = 8
 SEC_BIND = 9
 SEC_RANGE4 = 10
 SEC_RANGE6 = 11
-SEC_INVDIR = 12
-SEC_INVPOST = 13
-SEC_CTXSTART = 14
-SEC_CTXBIND = 15
+# 12-15 held version 1's value index (dropped in version 2: value ->
+# address queries scan the contexts and bindings in C).
 SEC_META = 16
 SEC_GROUP = 32
 
@@ -73,10 +71,6 @@ class MapTables:
     bind: npt.NDArray[np.uint32]
     range4: npt.NDArray[np.uint32]
     range6: npt.NDArray[np.uint64]
-    invdir: npt.NDArray[np.uint32]
-    invpost: npt.NDArray[np.uint32]
-    ctxstart: npt.NDArray[np.uint32]
-    ctxbind: npt.NDArray[np.uint32]
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,7 +93,7 @@ def _string_sections(strings: Sequence[str]) -> tuple[bytes, bytes]:
 
 
 def encode(tables: MapTables) -> bytes:
-    """Return the file image of ``tables`` (format version 1)."""
+    """Return the file image of ``tables`` (format version 2)."""
     stroff, strdata = _string_sections(tables.strings)
     meta = json.dumps(tables.meta, sort_keys=True, indent=1).encode()
     sections: list[tuple[int, int, int, bytes]] = [
@@ -121,10 +115,6 @@ def encode(tables: MapTables) -> bytes:
         (SEC_BIND, 16, len(tables.bind), _u32(tables.bind)),
         (SEC_RANGE4, 12, len(tables.range4), _u32(tables.range4)),
         (SEC_RANGE6, 40, len(tables.range6), _u64(tables.range6)),
-        (SEC_INVDIR, 16, len(tables.invdir), _u32(tables.invdir)),
-        (SEC_INVPOST, 4, len(tables.invpost), _u32(tables.invpost)),
-        (SEC_CTXSTART, 4, len(tables.ctxstart), _u32(tables.ctxstart)),
-        (SEC_CTXBIND, 4, len(tables.ctxbind), _u32(tables.ctxbind)),
         (SEC_META, 1, len(meta), meta),
     ]
     body = bytearray()

@@ -39,10 +39,9 @@ from pysilk_ext.ctxmap.model import (
     FORWARDING_INTERFACE_TYPES,
     GLOBAL_SCOPE,
     GROUP_CTX_COL,
-    GROUP_ECS,
+    GROUP_EXTRA,
     GROUP_FIELDS,
     GROUP_PLACE,
-    GROUP_TAGS,
     GROUP_WIDTH,
     TIME_MAX,
     UNKNOWN_SCOPE,
@@ -69,8 +68,7 @@ _LOG_FIELDS = {
         for n in GROUP_FIELDS[GROUP_PLACE]
         if n not in ("availability-zone", "network-border-group")
     ),
-    GROUP_ECS: GROUP_FIELDS[GROUP_ECS],
-    GROUP_TAGS: GROUP_FIELDS[GROUP_TAGS],
+    GROUP_EXTRA: GROUP_FIELDS[GROUP_EXTRA],
 }
 _TYPE_TEXT = ("", "IPv4", "IPv6", "EFA")
 
@@ -284,8 +282,7 @@ class ContextMapBuilder:
                     uniq[1][k],
                     0,
                     self._group(GROUP_PLACE, tuple(rows[GROUP_PLACE])),
-                    self._group(GROUP_ECS, tuple(rows[GROUP_ECS])),
-                    self._group(GROUP_TAGS, tuple(rows[GROUP_TAGS])),
+                    self._group(GROUP_EXTRA, tuple(rows[GROUP_EXTRA])),
                 )
             )
         return ids[grouping.inverse]
@@ -325,7 +322,7 @@ class ContextMapBuilder:
         uniq, inv = np.unique(service, return_inverse=True)
         ids = np.array(
             [
-                self._context((int(Relation.SVC), 0, 0, s, 0, 0, 0))
+                self._context((int(Relation.SVC), 0, 0, s, 0, 0))
                 for s in uniq.tolist()
             ],
             dtype=U32,
@@ -635,7 +632,6 @@ class ContextMapBuilder:
                     0,
                     self._group(GROUP_PLACE, place),
                     0,
-                    0,
                 )
             )
             if item.kind & EniKind.PUBLIC:
@@ -695,8 +691,7 @@ class ContextMapBuilder:
                     int(lut[row[2]]),
                     int(lut[row[3]]),
                     int(group_lut[GROUP_PLACE][row[4]]),
-                    int(group_lut[GROUP_ECS][row[5]]),
-                    int(group_lut[GROUP_TAGS][row[6]]),
+                    int(group_lut[GROUP_EXTRA][row[5]]),
                 )
             )
         hi, lo = cmap.binding_words()
@@ -750,7 +745,6 @@ class ContextMapBuilder:
                         0,
                         self._intern(service),
                         self._group(GROUP_PLACE, tuple(place)),
-                        0,
                         0,
                     )
                 )

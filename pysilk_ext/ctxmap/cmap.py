@@ -51,6 +51,8 @@ U64 = np.uint64
 # Relations whose bindings say an address has a value (the default of the
 # value -> address queries); the packet relation is only seen-behind.
 OWNING = (Relation.IFACE, Relation.ENI, Relation.SVC)
+# Relations that supply field values (the packet relation never does).
+RESOLVING = (Relation.IFACE, Relation.SVC, Relation.ENI, Relation.RANGE)
 ROW_NONE = -1
 ROW_AMBIGUOUS = -2
 SCOPE_ANY = 0xFFFFFFFF
@@ -112,8 +114,10 @@ class LookupResult:
     ``bindings`` holds the binding each relation answered with;
     ``stale`` is True when every answering binding had ended before
     ``at`` (extrapolated until the address is re-bound); ``ambiguous``
-    is True when an unscoped lookup found the address in several VPCs
-    (then ``scopes`` lists them and ``fields`` is empty).
+    is True when an unscoped lookup found the address in several VPCs:
+    then ``scopes`` lists them, ``bindings`` is empty, and ``fields``
+    holds what those VPCs agree on -- a field on which they disagree is
+    :data:`~model.AMBIGUOUS_LABEL`, one none of them has is absent.
     """
 
     address: str
@@ -335,10 +339,6 @@ class ContextMap:
             bind=self._section(fmt.SEC_BIND, U32, 4),
             range4=self._section(fmt.SEC_RANGE4, U32, 3),
             range6=self._section(fmt.SEC_RANGE6, U64, 5),
-            invdir=self._section(fmt.SEC_INVDIR, U32, 4),
-            invpost=self._section(fmt.SEC_INVPOST, U32, 1),
-            ctxstart=self._section(fmt.SEC_CTXSTART, U32, 1),
-            ctxbind=self._section(fmt.SEC_CTXBIND, U32, 1),
         )
 
     # -- basic facts ------------------------------------------------------
@@ -520,6 +520,25 @@ class ContextMap:
             return span[1] if span else 0
         return parse_time(at)
 
+    def _times_scopes(
+        self,
+        n: int,
+        at: object,
+        scope: str | npt.NDArray[np.uint32] | None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+        """The C time and scope arguments (1 or ``n`` entries each)."""
+        if isinstance(at, np.ndarray):
+            times = np.ascontiguousarray(at, dtype=np.int64)
+        else:
+            times = np.array([self._time(at)], dtype=np.int64)
+        if isinstance(scope, np.ndarray):
+            scopes = np.ascontiguousarray(scope, dtype=U32)
+        else:
+            scopes = np.array([self.scope_id(scope)], dtype=U32)
+        if len(times) not in (1, n) or len(scopes) not in (1, n):
+            raise ValueError("times and scopes must have 1 or n entries")
+        return times, scopes
+
     def lookup_rows(
         self,
         addrs: npt.NDArray[np.uint8],
@@ -539,25 +558,17 @@ class ContextMap:
             ``rows`` ``(n, 5)`` int32 (columns = :class:`Relation`; BIND
             rows, RANGE rows for the last column; -1 none, -2 ambiguous)
             and ``flags`` (n,) uint8 (bit r: relation r stale; 0x80:
-            ambiguous).
+            ambiguous).  Rows hold one answer per relation, so for the
+            fields of an ambiguous address use :meth:`value_ids`.
         """
         ffi, lib = self._mod.ffi, self._mod.lib
         addrs = np.ascontiguousarray(addrs, dtype=np.uint8).reshape(-1, 16)
         n = len(addrs)
-        if isinstance(at, np.ndarray):
-            times = np.ascontiguousarray(at, dtype=np.int64)
-        else:
-            times = np.array([self._time(at)], dtype=np.int64)
-        if isinstance(scope, np.ndarray):
-            scopes = np.ascontiguousarray(scope, dtype=U32)
-        else:
-            scopes = np.array([self.scope_id(scope)], dtype=U32)
         rows = np.empty((n, NREL), dtype=np.int32)
         flags = np.empty(n, dtype=np.uint8)
         if n == 0:
             return rows, flags
-        if len(times) not in (1, n) or len(scopes) not in (1, n):
-            raise ValueError("times and scopes must have 1 or n entries")
+        times, scopes = self._times_scopes(n, at, scope)
         _binding.check(
             self._mod,
             lib.pse_ctxmap_lookup(
@@ -575,32 +586,52 @@ class ContextMap:
         )
         return rows, flags
 
-    def resolve_ids(
+    def value_ids(
         self,
-        rows: npt.NDArray[np.int32],
-        flags: npt.NDArray[np.uint8],
-        field: str,
+        addrs: npt.NDArray[np.uint8],
+        at: object = None,
+        scope: str | npt.NDArray[np.uint32] | None = None,
+        fields: Sequence[str] = (),
+        *,
+        relations: Iterable[Relation] = RESOLVING,
     ) -> npt.NDArray[np.uint32]:
-        """String ids of ``field`` for lookup results (0 none,
-        0xFFFFFFFF ambiguous), by the precedence rules, in C."""
+        """Resolved string ids of ``fields`` for each address, in C (see
+        ``pse_ctxmap_values``): ``(n, len(fields))`` uint32, 0 for no
+        value, :data:`VALUE_AMBIGUOUS` where the VPCs of an address bound
+        in several (unscoped lookup) disagree on the field.
+
+        ``addrs``, ``at`` and ``scope`` are as for :meth:`lookup_rows`;
+        ``relations`` limits the sources that may supply a value (e.g.
+        without ``Relation.RANGE`` for bindings only).
+        """
         ffi, lib = self._mod.ffi, self._mod.lib
-        ref = field_ref(field)
-        rows = np.ascontiguousarray(rows, dtype=np.int32)
-        flags = np.ascontiguousarray(flags, dtype=np.uint8)
-        out = np.empty(len(flags), dtype=U32)
-        if len(flags):
-            _binding.check(
-                self._mod,
-                lib.pse_ctxmap_resolve(
-                    self._h,
-                    ffi.from_buffer("int32_t[]", rows),
-                    ffi.from_buffer("uint8_t[]", flags),
-                    len(flags),
-                    ref.index,
-                    ffi.from_buffer("uint32_t[]", out),
-                ),
-                ContextMapError,
-            )
+        addrs = np.ascontiguousarray(addrs, dtype=np.uint8).reshape(-1, 16)
+        n = len(addrs)
+        index = np.array([field_ref(f).index for f in fields], dtype=U32)
+        out = np.zeros((n, len(index)), dtype=U32)
+        if n == 0 or len(index) == 0:
+            return out
+        times, scopes = self._times_scopes(n, at, scope)
+        mask = 0
+        for rel in relations:
+            mask |= 1 << int(rel)
+        _binding.check(
+            self._mod,
+            lib.pse_ctxmap_values(
+                self._h,
+                ffi.from_buffer("uint8_t[]", addrs),
+                n,
+                ffi.from_buffer("int64_t[]", times),
+                len(times),
+                ffi.from_buffer("uint32_t[]", scopes),
+                len(scopes),
+                ffi.from_buffer("uint32_t[]", index),
+                len(index),
+                mask,
+                ffi.from_buffer("uint32_t[]", out),
+            ),
+            ContextMapError,
+        )
         return out
 
     def label(self, value_id: int) -> str | None:
@@ -629,22 +660,21 @@ class ContextMap:
         t = self._time(at)
         arr = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(-1, 16)
         rows, flags = self.lookup_rows(arr, t, scope)
-        values = {
-            f.name: self.resolve_ids(rows, flags, f.name) for f in FIELDS
-        }
+        names = [f.name for f in FIELDS]
+        values = self.value_ids(arr, t, scope, names)
         out = []
         for i, raw in enumerate(raws):
             ambiguous = bool(flags[i] & FLAG_AMBIGUOUS)
             fields: dict[str, str] = {}
             bindings: dict[str, Binding] = {}
             scopes: tuple[str, ...] = ()
+            for k, name in enumerate(names):
+                text = self.label(int(values[i, k]))
+                if text is not None:
+                    fields[name] = text
             if ambiguous:
                 scopes = self._scopes_at(raw, t)
             else:
-                for name, vals in values.items():
-                    text = self.label(int(vals[i]))
-                    if text is not None:
-                        fields[name] = text
                 for rel in (
                     Relation.IFACE,
                     Relation.PKT,
@@ -707,7 +737,11 @@ class ContextMap:
         relations: Iterable[Relation] = OWNING,
     ) -> npt.NDArray[np.uint32]:
         """BIND rows of ``relations`` whose context has ``value`` in
-        ``field`` (sorted)."""
+        ``field`` (ascending).
+
+        One scan of the map in C (there is no value index): a few
+        milliseconds per million bindings, for exports and start-up.
+        """
         ffi, lib = self._mod.ffi, self._mod.lib
         ref = field_ref(field)
         sid = self.sid(value)
@@ -716,30 +750,23 @@ class ContextMap:
         mask = 0
         for rel in relations:
             mask |= 1 << int(rel)
+        # Room for every row: one scan, no second call to size the output.
+        out = np.empty(len(self.tables.bind), dtype=U32)
         needed = ffi.new("size_t *")
         _binding.check(
             self._mod,
             lib.pse_ctxmap_value_rows(
-                self._h, ref.index, sid, mask, ffi.NULL, 0, needed
+                self._h,
+                ref.index,
+                sid,
+                mask,
+                ffi.from_buffer("uint32_t[]", out) if len(out) else ffi.NULL,
+                len(out),
+                needed,
             ),
             ContextMapError,
         )
-        out = np.empty(int(needed[0]), dtype=U32)
-        if len(out):
-            _binding.check(
-                self._mod,
-                lib.pse_ctxmap_value_rows(
-                    self._h,
-                    ref.index,
-                    sid,
-                    mask,
-                    ffi.from_buffer("uint32_t[]", out),
-                    len(out),
-                    needed,
-                ),
-                ContextMapError,
-            )
-        return np.sort(out)
+        return out[: int(needed[0])].copy()
 
     def lookup_value(
         self,
@@ -790,7 +817,7 @@ class ContextMap:
         (IPv4 first), ready for an IPset writer.
 
         Without ``at``: every address ever bound with that value by one
-        of ``relations`` (the inverted index; by default not packet-level
+        of ``relations`` (a scan in C; by default not packet-level
         addresses), plus matching ip-ranges prefixes.  With ``at`` (a time
         or a ``(start, end)`` pair): the addresses whose resolved value at
         that time is ``value`` (as in :meth:`field_ranges`).
@@ -880,10 +907,14 @@ class ContextMap:
         else:
             idx = np.arange(n)
             times = np.full(n, self._time(at), dtype=np.int64)
-        rows, flags = self.lookup_rows(addrs[idx], times, scope)
         # Ranges are exported as ranges: resolve points without them.
-        rows[:, Relation.RANGE] = ROW_NONE
-        vals = self.resolve_ids(rows, flags, field)
+        vals = self.value_ids(
+            addrs[idx],
+            times,
+            scope,
+            [field],
+            relations=[r for r in RESOLVING if r != Relation.RANGE],
+        )[:, 0]
         order = np.lexsort((vals, idx))
         idx, vals = idx[order], vals[order]
         out: list[tuple[bytes, str]] = []
@@ -916,10 +947,12 @@ class ContextMap:
         ascending, IPv4 then IPv6, for a prefix-map export.
 
         ``at`` is a time (default: the map's latest) or a ``(start, end)``
-        pair: then an address whose value changed during the range, like
-        an address bound in several VPCs in an unscoped export, is
-        labelled :data:`AMBIGUOUS_LABEL`.  Addresses of the ip-ranges
-        layer keep the layer's label unless a binding says otherwise.
+        pair: then an address whose value changed during the range is
+        labelled :data:`AMBIGUOUS_LABEL`, like an address whose VPCs
+        disagree on the field in an unscoped export (when they agree, on
+        a value or on none, the address gets that answer).  Addresses of
+        the ip-ranges layer keep the layer's label unless a binding says
+        otherwise.
         Unlabelled space is not yielded (the prefix map's default).
         """
         ref = field_ref(field)

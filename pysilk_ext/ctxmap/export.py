@@ -12,8 +12,9 @@ member *is* is decided here, once, so that the map's lookup rules (see
   a lookup would (the layer has the lowest precedence).
 * :func:`prefix_map` -- a SiLK prefix map of one field at a time or over a
   time range: each address labelled with its resolved value,
-  :data:`~pysilk_ext.ctxmap.model.AMBIGUOUS_LABEL` when it is bound in
-  several VPCs (unscoped) or changed value during the range, and
+  :data:`~pysilk_ext.ctxmap.model.AMBIGUOUS_LABEL` when the VPCs it is
+  bound in disagree on the field (unscoped) or it changed value during
+  the range, and
   :data:`NO_VALUE_LABEL` elsewhere (the map's default).  The map's name is
   the field's, so ``rwfilter --pmap-file=F --pmap-any-vpc-id=...`` works.
 * :func:`value_set` / :func:`internal_set` -- IPsets: every address that
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from pysilk_ext.ctxmap.cmap import OWNING, ContextMap
+from pysilk_ext.ctxmap.cmap import OWNING, RESOLVING, ContextMap
 from pysilk_ext.ctxmap.model import (
     FIELDS,
     KIND_NAMES,
@@ -183,16 +184,13 @@ def _range_fields(
         len(cmap.tables.range4) or len(cmap.tables.range6)
     ):
         return [{} for _ in range(len(addrs))]
-    rows, flags = cmap.lookup_rows(addrs, 0, None)
-    rows[:, : int(Relation.RANGE)] = -1
-    flags[:] = 0
+    names = [ref.name for ref in FIELDS]
+    vals = cmap.value_ids(addrs, 0, None, names, relations=[Relation.RANGE])
     out: list[dict[str, str]] = [{} for _ in range(len(addrs))]
-    for ref in FIELDS:
-        vals = cmap.resolve_ids(rows, flags, ref.name)
-        for i in np.flatnonzero(vals).tolist():
-            text = cmap.label(int(vals[i]))
-            if text is not None:
-                out[i][ref.name] = text
+    for i, k in zip(*np.nonzero(vals), strict=True):
+        text = cmap.label(int(vals[i, k]))
+        if text is not None:
+            out[int(i)][names[int(k)]] = text
     return out
 
 
@@ -511,7 +509,7 @@ def value_set(
     """IPset of the addresses whose ``field_name`` is one of ``values``.
 
     Without ``at``: every address ever bound with a value (the map's
-    inverted index; packet-level addresses excluded) plus the ip-ranges
+    bindings; packet-level addresses excluded) plus the ip-ranges
     prefixes carrying it.  With a time: the addresses that have the
     value at that time by the lookup rules, in their own VPC (so an
     address bound in two VPCs is never left out as ambiguous); with a
@@ -552,10 +550,15 @@ def value_set(
     raws, scopes = _candidates(cmap, rows, scope)
     if len(raws):
         idx, times = _instants(cmap, raws, span)
-        res_rows, flags = cmap.lookup_rows(raws[idx], times, scopes[idx])
-        if not include_ranges:
-            res_rows[:, int(Relation.RANGE)] = -1
-        got = cmap.resolve_ids(res_rows, flags, field_name)
+        got = cmap.value_ids(
+            raws[idx],
+            times,
+            scopes[idx],
+            [field_name],
+            relations=[
+                r for r in RESOLVING if include_ranges or r != Relation.RANGE
+            ],
+        )[:, 0]
         hit = np.unique(idx[np.isin(got, np.array(sids, dtype=U32))])
         members.points.append(raws[hit])
     return members.ipset(mode, stats), stats

@@ -107,16 +107,18 @@ FORWARDING_INTERFACE_TYPES = frozenset(
 # ---------------------------------------------------------------------
 # Field catalogue.  A context row (CTX) has CTX_WIDTH u32 columns:
 #   0 meta (relation | kind << 8), 1 interface-id, 2 instance-id,
-#   3 aws-service, 4 PLACE group row, 5 ECS group row, 6 TAGS group row.
+#   3 aws-service, 4 PLACE group row, 5 EXTRA group row (ECS fields and
+#   tags: rare, so one group for both).
 # Group tables hold tuples of string ids shared by many contexts, which
-# keeps a context at 28 bytes however many fields the logs carry.
+# keeps a context at 24 bytes however many fields the logs carry (a map
+# whose every address has its own interface and instance needs one
+# context per binding: 24 + 16 BIND + 8 address index = 48 bytes).
 # ---------------------------------------------------------------------
 
 GROUP_PLACE = 1
-GROUP_ECS = 2
-GROUP_TAGS = 3
-GROUP_CTX_COL = {GROUP_PLACE: 4, GROUP_ECS: 5, GROUP_TAGS: 6}
-CTX_WIDTH = 7
+GROUP_EXTRA = 2
+GROUP_CTX_COL = {GROUP_PLACE: 4, GROUP_EXTRA: 5}
+CTX_WIDTH = 6
 
 _DIRECT = ("interface-id", "instance-id", "aws-service")
 _PLACE = (
@@ -154,8 +156,7 @@ _TAGS = (
 )
 GROUP_FIELDS: dict[int, tuple[str, ...]] = {
     GROUP_PLACE: _PLACE,
-    GROUP_ECS: _ECS,
-    GROUP_TAGS: _TAGS,
+    GROUP_EXTRA: _ECS + _TAGS,
 }
 GROUP_WIDTH = {g: len(names) for g, names in GROUP_FIELDS.items()}
 

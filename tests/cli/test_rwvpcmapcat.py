@@ -393,6 +393,31 @@ def test_pmap_time_scope_ambiguity(reuse_map: Path, tmp_path: Path) -> None:
     )
 
 
+def test_pmap_ambiguity_is_per_field(reuse_map: Path, tmp_path: Path) -> None:
+    """At 1530 10.0.0.5 is in vpc-0a and vpc-0b: (ambiguous) for the
+    fields they disagree on only; both VPCs have one account and no AWS
+    service, so those maps label it with the account / the default '-',
+    and the aws-service map holds no (ambiguous) label at all."""
+    labels = {}
+    for field in ("instance-id", "account-id", "aws-service"):
+        path = _export(
+            [f"--pmap={field}", "--at=1530"], tmp_path, "x.pmap", reuse_map
+        )
+        pmap = PrefixMap.read(path)
+        labels[field] = (
+            pmap.get("10.0.0.5").label,
+            sorted({label for _, _, label in pmap.iter_ranges()}),
+        )
+        path.unlink()
+    assert {
+        "instance-id": (
+            "(ambiguous)", ["(ambiguous)", "-", "i-0b7"]
+        ),
+        "account-id": ("111122223333", ["-", "111122223333"]),
+        "aws-service": ("-", ["-", "S3"]),
+    } == labels  # fmt: skip
+
+
 def test_pmap_ipv6_mode(seed_map: Path, tmp_path: Path) -> None:
     """--mode=ipv6 holds IPv4 as ::ffff:a.b.c.d and IPv6 prefixes."""
     path = _export(
@@ -809,6 +834,29 @@ def test_silk_ambiguous_label(
         silk,
         "sIP",
     )
+
+
+@pytest.mark.silk
+def test_silk_shared_address_has_no_service(
+    reuse_map: Path, tmp_path: Path, silk: dict[str, str]
+) -> None:
+    """In SiLK, the aws-service map gives a shared private address the
+    answer its VPCs agree on (no service): --pmap-src-aws-service=-
+    selects it, and rwpmapcat shows no (ambiguous) range."""
+    flows = _flows(
+        tmp_path, silk, [("10.0.0.5", "192.0.2.1"), ("10.0.0.7", "192.0.2.1")]
+    )
+    pmap = _export(
+        ["--pmap=aws-service", "--at=1530"], tmp_path, "svc.pmap", reuse_map
+    )
+    assert [("10.0.0.5",), ("10.0.0.7",)] == _filter(
+        [f"--pmap-file={pmap}", "--pmap-src-aws-service=-"],
+        flows,
+        silk,
+        "sIP",
+    )
+    text = _silk(["rwpmapcat", "--no-cidr-blocks", str(pmap)], silk)
+    assert "(ambiguous)" not in text
 
 
 @pytest.mark.silk

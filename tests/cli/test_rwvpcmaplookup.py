@@ -185,7 +185,7 @@ def test_seed_service_and_ranges(
         ("900", None, ["none", "-", "-", "-"]),
         ("1030", None, ["current", "1000", "eni-0a1", "vpc-0a"]),
         ("1200", None, ["stale", "1000", "eni-0a1", "vpc-0a"]),
-        ("1530", None, ["ambiguous", "-", "-", "vpc-0a,vpc-0b"]),
+        ("1530", None, ["ambiguous", "-", "(ambiguous)", "vpc-0a,vpc-0b"]),
         ("1530", "vpc-0a", ["stale", "1000", "eni-0a1", "vpc-0a"]),
         ("1530", "vpc-0b", ["current", "1500", "eni-0b1", "vpc-0b"]),
         ("1700", "vpc-0b", ["stale", "1500", "eni-0b1", "vpc-0b"]),
@@ -212,11 +212,41 @@ def test_lookup_rule(
 ) -> None:
     """Before the first binding nothing; inside an interval that binding;
     between intervals the previous one, stale, until re-bound; bound in
-    two VPCs without a scope: ambiguous, listing the VPCs."""
+    two VPCs without a scope: ambiguous, listing the VPCs, and a field
+    they disagree on is (ambiguous)."""
     argv = [f"--at={at}", "10.0.0.5"]
     if scope is not None:
         argv.insert(0, f"--scope={scope}")
     assert [["10.0.0.5", *expected]] == _lookup(reuse_map, capsys, *argv)
+
+
+def test_ambiguous_address_shows_agreeing_fields(
+    reuse_map: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ambiguity is per field: 10.0.0.5 in vpc-0a and vpc-0b (one
+    account, one region, no AWS service in either) shows the account and
+    region, '-' for the service, (ambiguous) for the instance and subnet,
+    and its VPCs in the vpc-id and scope columns."""
+    rows = _lookup(
+        reuse_map,
+        capsys,
+        "--at=1530",
+        "10.0.0.5",
+        fields="status,account-id,region,aws-service,instance-id,"
+        "subnet-id,vpc-id,scope",
+    )
+    assert [
+        [
+            "ambiguous",
+            "111122223333",
+            "us-east-1",
+            "-",
+            "(ambiguous)",
+            "(ambiguous)",
+            "vpc-0a,vpc-0b",
+            "vpc-0a,vpc-0b",
+        ]
+    ] == rows
 
 
 def test_default_time_is_map_end(
