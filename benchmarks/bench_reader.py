@@ -269,22 +269,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':2}{'what':40} {'wall s':>8} {'cpu s':>7} {'records/s':>12}")
     for group, name, secs, cpu, r in rows:
         print(f"{group[:1]:2}{name:40} {secs:8.3f} {cpu:7.3f} {r:12,.0f}")
+    # "ours" is the better of the two set-ups: the issue allows the
+    # second core "if it helps", and on a machine shared with others it
+    # may not (the threaded rows then show cpu s close to wall s)
+    best_text = max(r_ours_text, r_ours_serial)
+    best_gz = max(r_ours_gz, r_ours_gz_serial)
+    r_fast = dec_rates[fastest]
     print()
-    print("Ratios (same run):")
+    print("Ratios (same run; ours = the faster of one thread and threaded):")
     print(
-        f"  text: ours / str.split+int  = {r_ours_text / r_split:6.1f}x"
+        f"  text: ours / str.split+int  = {best_text / r_split:6.1f}x"
         f"   (target >= 10x)"
     )
-    print(f"  text: ours / csv.reader+int = {r_ours_text / r_csv:6.1f}x")
+    print(f"  text: ours / csv.reader+int = {best_text / r_csv:6.1f}x")
     print(
-        f"  text: threaded / one thread = {r_ours_text / r_ours_serial:5.2f}x"
+        f"  text: one thread / str.split+int = "
+        f"{r_ours_serial / r_split:6.1f}x, threaded / one thread = "
+        f"{r_ours_text / r_ours_serial:5.2f}x"
     )
     print(
         f"  gzip: ours / fastest decompressor ({fastest}) = "
-        f"{r_ours_gz / dec_rates[fastest]:5.2f}x   (target >= 0.5x)"
+        f"{best_gz / r_fast:5.2f}x   (target >= 0.5x)"
     )
     print(
-        f"  gzip: threaded / one thread = {r_ours_gz / r_ours_gz_serial:5.2f}x"
+        f"  gzip: one thread / {fastest} = {r_ours_gz_serial / r_fast:5.2f}x"
+        f", threaded / one thread = {r_ours_gz / r_ours_gz_serial:5.2f}x"
     )
     sys.stdout.write(out.getvalue())
     return 0

@@ -38,6 +38,7 @@ import argparse
 import datetime as dt
 import ipaddress
 import json
+import os
 import sys
 import time
 import zlib
@@ -131,8 +132,17 @@ INT_COLUMNS = [
 ]
 
 T0 = int(dt.datetime(2026, 8, 1, tzinfo=dt.UTC).timestamp())
+# The workplace's shared folder sits beside the repository (as in CI);
+# PYSILK_EXT_SHARED names it elsewhere, as for the test suite.
 DEFAULT_IP_RANGES = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "ip-ranges.json"
+    Path(
+        os.environ.get(
+            "PYSILK_EXT_SHARED",
+            Path(__file__).resolve().parents[2] / "shared",
+        )
+    )
+    / "data"
+    / "ip-ranges.json"
 )
 
 AZ_IDS = {
@@ -555,6 +565,9 @@ class RecordBuilder:
 
     def emit(self, k: int, **cols: Any) -> None:
         """Append ``k`` records; scalars broadcast, missing columns are '-'."""
+        unknown = set(cols) - set(self.parts)
+        if unknown:
+            raise KeyError(f"Unknown columns {sorted(unknown)}")
         if k == 0:
             return
         for name, parts in self.parts.items():
@@ -571,6 +584,46 @@ class RecordBuilder:
                 else:
                     arr = np.asarray(val, dtype=object)
             parts.append(np.array(arr))
+
+    def emit_flow(
+        self,
+        k: int,
+        src: Any,
+        dst: Any,
+        *,
+        direction: str,
+        pkt: tuple[Any, Any] | None = None,
+        ports: tuple[Any, Any] | None = None,
+        volume: tuple[Any, Any] | None = None,
+        flags: Any = None,
+        path: Any = None,
+        **cols: Any,
+    ) -> None:
+        """Append ``k`` flow records from ``src`` to ``dst`` as the ENI saw
+        them (``direction``).
+
+        ``pkt`` is the packet-level (``pkt-srcaddr``, ``pkt-dstaddr``)
+        pair when it differs from (``src``, ``dst``), ``ports`` the
+        (source, destination) ports, ``volume`` (packets, bytes),
+        ``flags`` the TCP flags, ``path`` the traffic path; ``cols`` are
+        the other columns, ``_`` standing for ``-`` in their names.
+        """
+        pkt_src, pkt_dst = pkt if pkt is not None else (src, dst)
+        named = {
+            "srcaddr": src,
+            "dstaddr": dst,
+            "pkt-srcaddr": pkt_src,
+            "pkt-dstaddr": pkt_dst,
+            "flow-direction": direction,
+            "tcp-flags": flags,
+            "traffic-path": path,
+        }
+        if ports is not None:
+            named["srcport"], named["dstport"] = ports
+        if volume is not None:
+            named["packets"], named["bytes"] = volume
+        named.update({n.replace("_", "-"): v for n, v in cols.items()})
+        self.emit(k, **named)
 
     def columns(self) -> dict[str, npt.NDArray[Any]]:
         return {
@@ -628,7 +681,7 @@ def generate_records(
             [s["ip"] for s in topo.service_addrs if s["region"] == r],
             dtype=object,
         )
-        for r in {v.region for v in topo.vpcs}
+        for r in sorted({v.region for v in topo.vpcs})
     }
     svc_name = {s["ip"]: s["service"] for s in topo.service_addrs}
     inet = np.array(topo.internet_v4, dtype=object)
@@ -648,6 +701,13 @@ def generate_records(
         ("ipv6", 2, 0.03),
         ("status", 1, 0.01),
     ]
+    # Columns every accepted IPv4 TCP record shares.
+    tcp_ok = {
+        "protocol": 6,
+        "type": "IPv4",
+        "action": "ACCEPT",
+        "log_status": "OK",
+    }
     total = 0
     for name, per, share in plan:
         k = max(1, round(n_records * share * 1.02 / per))
@@ -659,47 +719,17 @@ def generate_records(
             me = rb.eni_ipv4[e]
             sp, dp = rb.ephemeral(k), SERVER_PORTS[rng.integers(0, 8, k)]
             pk, by = rb.volume(k)
-            common = {"eni": e, "protocol": 6, "start": start, "end": end}
-            rb.emit(
-                k,
-                **common,
-                srcaddr=client,
-                dstaddr=me,
-                **{
-                    "pkt-srcaddr": client,
-                    "pkt-dstaddr": me,
-                    "srcport": sp,
-                    "dstport": dp,
-                    "packets": pk,
-                    "bytes": by,
-                    "action": "ACCEPT",
-                    "log-status": "OK",
-                    "tcp-flags": _tcp_flags(rng, k, True),
-                    "flow-direction": "ingress",
-                    "type": "IPv4",
-                },
-            )
+            common = {**tcp_ok, "eni": e, "start": start, "end": end}
+            rb.emit_flow(
+                k, client, me, direction="ingress", ports=(sp, dp),
+                volume=(pk, by), flags=_tcp_flags(rng, k, True), **common,
+            )  # fmt: skip
             pk2, by2 = rb.volume(k)
-            rb.emit(
-                k,
-                **common,
-                srcaddr=me,
-                dstaddr=client,
-                **{
-                    "pkt-srcaddr": me,
-                    "pkt-dstaddr": client,
-                    "srcport": dp,
-                    "dstport": sp,
-                    "packets": pk2,
-                    "bytes": by2 * 4,
-                    "action": "ACCEPT",
-                    "log-status": "OK",
-                    "tcp-flags": _tcp_flags(rng, k, False),
-                    "flow-direction": "egress",
-                    "traffic-path": 8,
-                    "type": "IPv4",
-                },
-            )
+            rb.emit_flow(
+                k, me, client, direction="egress", ports=(dp, sp),
+                volume=(pk2, by2 * 4), flags=_tcp_flags(rng, k, False),
+                path=8, **common,
+            )  # fmt: skip
         elif name == "web_out":
             e = rb.pick(inst_all, k)
             start, end = rb.windows(e)
@@ -708,48 +738,17 @@ def generate_records(
             sp = rb.ephemeral(k)
             pk, by = rb.volume(k)
             path = np.where(rng.random(k) < 0.5, 2, 8)
-            common = {
-                "eni": e,
-                "protocol": 6,
-                "start": start,
-                "end": end,
-                "type": "IPv4",
-                "action": "ACCEPT",
-                "log-status": "OK",
-            }
-            rb.emit(
-                k,
+            common = {**tcp_ok, "eni": e, "start": start, "end": end}
+            rb.emit_flow(
+                k, me, server, direction="egress", ports=(sp, 443),
+                volume=(pk, by), flags=_tcp_flags(rng, k, True), path=path,
                 **common,
-                srcaddr=me,
-                dstaddr=server,
-                **{
-                    "pkt-srcaddr": me,
-                    "pkt-dstaddr": server,
-                    "srcport": sp,
-                    "dstport": 443,
-                    "packets": pk,
-                    "bytes": by,
-                    "tcp-flags": _tcp_flags(rng, k, True),
-                    "flow-direction": "egress",
-                    "traffic-path": path,
-                },
-            )
-            rb.emit(
-                k,
+            )  # fmt: skip
+            rb.emit_flow(
+                k, server, me, direction="ingress", ports=(443, sp),
+                volume=(pk * 2, by * 6), flags=_tcp_flags(rng, k, False),
                 **common,
-                srcaddr=server,
-                dstaddr=me,
-                **{
-                    "pkt-srcaddr": server,
-                    "pkt-dstaddr": me,
-                    "srcport": 443,
-                    "dstport": sp,
-                    "packets": pk * 2,
-                    "bytes": by * 6,
-                    "tcp-flags": _tcp_flags(rng, k, False),
-                    "flow-direction": "ingress",
-                },
-            )
+            )  # fmt: skip
         elif name == "east_west":
             c = rb.pick(inst_all, k)
             # server: another instance ENI of the same VPC
@@ -772,70 +771,16 @@ def generate_records(
                 _tcp_flags(rng, k, True),
                 _tcp_flags(rng, k, False),
             )
-            base = {
-                "protocol": 6,
-                "start": start,
-                "end": end,
-                "type": "IPv4",
-                "action": "ACCEPT",
-                "log-status": "OK",
-            }
-            fwd = {
-                "srcaddr": ca,
-                "dstaddr": sa,
-                "pkt-srcaddr": ca,
-                "pkt-dstaddr": sa,
-                "srcport": sp,
-                "dstport": dp,
-                "packets": pk,
-                "bytes": by,
-            }
-            rev = {
-                "srcaddr": sa,
-                "dstaddr": ca,
-                "pkt-srcaddr": sa,
-                "pkt-dstaddr": ca,
-                "srcport": dp,
-                "dstport": sp,
-                "packets": pk,
-                "bytes": by * 3,
-            }
-            rb.emit(
-                k,
-                eni=c,
-                **base,
-                **fwd,
-                **{
-                    "tcp-flags": flags_c,
-                    "flow-direction": "egress",
-                    "traffic-path": 1,
-                },
-            )
-            rb.emit(
-                k,
-                eni=s,
-                **base,
-                **fwd,
-                **{"tcp-flags": flags_c, "flow-direction": "ingress"},
-            )
-            rb.emit(
-                k,
-                eni=s,
-                **base,
-                **rev,
-                **{
-                    "tcp-flags": flags_s,
-                    "flow-direction": "egress",
-                    "traffic-path": 1,
-                },
-            )
-            rb.emit(
-                k,
-                eni=c,
-                **base,
-                **rev,
-                **{"tcp-flags": flags_s, "flow-direction": "ingress"},
-            )
+            common = {**tcp_ok, "start": start, "end": end}
+            fwd = {**common, "src": ca, "dst": sa, "ports": (sp, dp),
+                   "volume": (pk, by), "flags": flags_c}  # fmt: skip
+            rev = {**common, "src": sa, "dst": ca, "ports": (dp, sp),
+                   "volume": (pk, by * 3), "flags": flags_s}  # fmt: skip
+            # both ENIs log both directions
+            rb.emit_flow(k, eni=c, direction="egress", path=1, **fwd)
+            rb.emit_flow(k, eni=s, direction="ingress", **fwd)
+            rb.emit_flow(k, eni=s, direction="egress", path=1, **rev)
+            rb.emit_flow(k, eni=c, direction="ingress", **rev)
         elif name == "service":
             e = rb.pick(inst_all + lam, k)
             start, end = rb.windows(e)
@@ -848,50 +793,17 @@ def generate_records(
             path = np.where(label == "EC2", 8, 7)
             sp = rb.ephemeral(k)
             pk, by = rb.volume(k)
-            common = {
-                "eni": e,
-                "protocol": 6,
-                "start": start,
-                "end": end,
-                "type": "IPv4",
-                "action": "ACCEPT",
-                "log-status": "OK",
-            }
-            rb.emit(
-                k,
-                **common,
-                srcaddr=me,
-                dstaddr=svc,
-                **{
-                    "pkt-srcaddr": me,
-                    "pkt-dstaddr": svc,
-                    "pkt-dst-aws-service": label,
-                    "srcport": sp,
-                    "dstport": 443,
-                    "packets": pk,
-                    "bytes": by,
-                    "tcp-flags": _tcp_flags(rng, k, True),
-                    "flow-direction": "egress",
-                    "traffic-path": path,
-                },
-            )
-            rb.emit(
-                k,
-                **common,
-                srcaddr=svc,
-                dstaddr=me,
-                **{
-                    "pkt-srcaddr": svc,
-                    "pkt-dstaddr": me,
-                    "pkt-src-aws-service": label,
-                    "srcport": 443,
-                    "dstport": sp,
-                    "packets": pk,
-                    "bytes": by * 8,
-                    "tcp-flags": _tcp_flags(rng, k, False),
-                    "flow-direction": "ingress",
-                },
-            )
+            common = {**tcp_ok, "eni": e, "start": start, "end": end}
+            rb.emit_flow(
+                k, me, svc, direction="egress", ports=(sp, 443),
+                volume=(pk, by), flags=_tcp_flags(rng, k, True), path=path,
+                pkt_dst_aws_service=label, **common,
+            )  # fmt: skip
+            rb.emit_flow(
+                k, svc, me, direction="ingress", ports=(443, sp),
+                volume=(pk, by * 8), flags=_tcp_flags(rng, k, False),
+                pkt_src_aws_service=label, **common,
+            )  # fmt: skip
         elif name == "nat":
             priv = [i for i in inst_all if enis[i].subnet_index != 0]
             c = rb.pick(priv, k)
@@ -901,127 +813,41 @@ def generate_records(
             h = inet[rng.integers(0, len(inet), k)]
             sp, nsp = rb.ephemeral(k), rb.ephemeral(k)
             pk, by = rb.volume(k)
-            base = {
-                "protocol": 6,
-                "start": start,
-                "end": end,
-                "type": "IPv4",
-                "action": "ACCEPT",
-                "log-status": "OK",
-            }
-            out_fl = {"tcp-flags": _tcp_flags(rng, k, True)}
-            in_fl = {"tcp-flags": _tcp_flags(rng, k, False)}
+            common = {**tcp_ok, "start": start, "end": end}
+            out = {**common, "flags": _tcp_flags(rng, k, True),
+                   "volume": (pk, by)}  # fmt: skip
+            back = {**common, "flags": _tcp_flags(rng, k, False),
+                    "volume": (pk, by * 5)}  # fmt: skip
             # instance -> NAT ENI (instance's own record)
-            rb.emit(
-                k,
-                eni=c,
-                **base,
-                **out_fl,
-                srcaddr=ca,
-                dstaddr=h,
-                **{
-                    "pkt-srcaddr": ca,
-                    "pkt-dstaddr": h,
-                    "srcport": sp,
-                    "dstport": 443,
-                    "packets": pk,
-                    "bytes": by,
-                    "flow-direction": "egress",
-                    "traffic-path": 1,
-                },
-            )
+            rb.emit_flow(
+                k, ca, h, eni=c, direction="egress", ports=(sp, 443),
+                path=1, **out,
+            )  # fmt: skip
             # NAT ENI receives it: dstaddr is the NAT ENI, pkt-dst the host
-            rb.emit(
-                k,
-                eni=n,
-                **base,
-                **out_fl,
-                srcaddr=ca,
-                dstaddr=na,
-                **{
-                    "pkt-srcaddr": ca,
-                    "pkt-dstaddr": h,
-                    "srcport": sp,
-                    "dstport": 443,
-                    "packets": pk,
-                    "bytes": by,
-                    "flow-direction": "ingress",
-                },
-            )
+            rb.emit_flow(
+                k, ca, na, eni=n, direction="ingress", pkt=(ca, h),
+                ports=(sp, 443), **out,
+            )  # fmt: skip
             # NAT ENI -> internet (translated source)
-            rb.emit(
-                k,
-                eni=n,
-                **base,
-                **out_fl,
-                srcaddr=na,
-                dstaddr=h,
-                **{
-                    "pkt-srcaddr": na,
-                    "pkt-dstaddr": h,
-                    "srcport": nsp,
-                    "dstport": 443,
-                    "packets": pk,
-                    "bytes": by,
-                    "flow-direction": "egress",
-                    "traffic-path": 8,
-                },
-            )
+            rb.emit_flow(
+                k, na, h, eni=n, direction="egress", ports=(nsp, 443),
+                path=8, **out,
+            )  # fmt: skip
             # internet -> NAT ENI
-            rb.emit(
-                k,
-                eni=n,
-                **base,
-                **in_fl,
-                srcaddr=h,
-                dstaddr=na,
-                **{
-                    "pkt-srcaddr": h,
-                    "pkt-dstaddr": na,
-                    "srcport": 443,
-                    "dstport": nsp,
-                    "packets": pk,
-                    "bytes": by * 5,
-                    "flow-direction": "ingress",
-                },
-            )
+            rb.emit_flow(
+                k, h, na, eni=n, direction="ingress", ports=(443, nsp),
+                **back,
+            )  # fmt: skip
             # NAT ENI -> instance: pkt-src is the internet host
-            rb.emit(
-                k,
-                eni=n,
-                **base,
-                **in_fl,
-                srcaddr=na,
-                dstaddr=ca,
-                **{
-                    "pkt-srcaddr": h,
-                    "pkt-dstaddr": ca,
-                    "srcport": 443,
-                    "dstport": sp,
-                    "packets": pk,
-                    "bytes": by * 5,
-                    "flow-direction": "egress",
-                    "traffic-path": 1,
-                },
-            )
+            rb.emit_flow(
+                k, na, ca, eni=n, direction="egress", pkt=(h, ca),
+                ports=(443, sp), path=1, **back,
+            )  # fmt: skip
             # instance receives the reply
-            rb.emit(
-                k,
-                eni=c,
-                **base,
-                **in_fl,
-                srcaddr=h,
-                dstaddr=ca,
-                **{
-                    "pkt-srcaddr": h,
-                    "pkt-dstaddr": ca,
-                    "srcport": 443,
-                    "dstport": sp,
-                    "packets": pk,
-                    "bytes": by * 5,
-                    "flow-direction": "ingress",
-                },
-            )
+            rb.emit_flow(
+                k, h, ca, eni=c, direction="ingress", ports=(443, sp),
+                **back,
+            )  # fmt: skip
         elif name == "secondary":
             e = rb.pick(secondary, k)
             sec = np.array(
@@ -1040,121 +866,45 @@ def generate_records(
             me = rb.eni_ipv4[e]
             sp = rb.ephemeral(k)
             pk, by = rb.volume(k)
-            base = {
-                "eni": e,
-                "protocol": 6,
-                "start": start,
-                "end": end,
-                "type": "IPv4",
-                "action": "ACCEPT",
-                "log-status": "OK",
-            }
+            common = {**tcp_ok, "eni": e, "start": start, "end": end}
             # to the secondary address: dstaddr is the primary
-            rb.emit(
-                k,
-                **base,
-                srcaddr=peer,
-                dstaddr=me,
-                **{
-                    "pkt-srcaddr": peer,
-                    "pkt-dstaddr": sec,
-                    "srcport": sp,
-                    "dstport": 8080,
-                    "packets": pk,
-                    "bytes": by,
-                    "tcp-flags": _tcp_flags(rng, k, True),
-                    "flow-direction": "ingress",
-                },
-            )
-            rb.emit(
-                k,
-                **base,
-                srcaddr=me,
-                dstaddr=peer,
-                **{
-                    "pkt-srcaddr": sec,
-                    "pkt-dstaddr": peer,
-                    "srcport": 8080,
-                    "dstport": sp,
-                    "packets": pk,
-                    "bytes": by * 2,
-                    "tcp-flags": _tcp_flags(rng, k, False),
-                    "flow-direction": "egress",
-                    "traffic-path": 1,
-                },
-            )
+            rb.emit_flow(
+                k, peer, me, direction="ingress", pkt=(peer, sec),
+                ports=(sp, 8080), volume=(pk, by),
+                flags=_tcp_flags(rng, k, True), **common,
+            )  # fmt: skip
+            rb.emit_flow(
+                k, me, peer, direction="egress", pkt=(sec, peer),
+                ports=(8080, sp), volume=(pk, by * 2),
+                flags=_tcp_flags(rng, k, False), path=1, **common,
+            )  # fmt: skip
         elif name == "scan":
             e = rb.pick([*inst, nat_of[0]], k)
             start, end = rb.windows(e)
             src = scanners[rng.integers(0, len(scanners), k)]
             me = rb.eni_ipv4[e]
             dp = SCAN_PORTS[rng.integers(0, len(SCAN_PORTS), k)]
-            rb.emit(
-                k,
-                eni=e,
-                srcaddr=src,
-                dstaddr=me,
-                protocol=6,
-                start=start,
-                end=end,
-                packets=1,
-                bytes=44,
-                **{
-                    "pkt-srcaddr": src,
-                    "pkt-dstaddr": me,
-                    "srcport": rb.ephemeral(k),
-                    "dstport": dp,
-                    "action": "REJECT",
-                    "log-status": "OK",
-                    "tcp-flags": 2,
-                    "flow-direction": "ingress",
-                    "type": "IPv4",
-                },
-            )
+            rb.emit_flow(
+                k, src, me, eni=e, direction="ingress",
+                ports=(rb.ephemeral(k), dp), volume=(1, 44), flags=2,
+                **{**tcp_ok, "action": "REJECT"}, start=start, end=end,
+            )  # fmt: skip
         elif name == "icmp":
             e = rb.pick(inst_all, k)
             start, end = rb.windows(e)
             peer = inet[rng.integers(0, len(inet), k)]
             me = rb.eni_ipv4[e]
             reply = np.where(rng.random(k) < 0.8, "ACCEPT", "REJECT")
-            base = {
-                "eni": e,
-                "protocol": 1,
-                "start": start,
-                "end": end,
-                "srcport": 0,
-                "dstport": 0,
-                "packets": 4,
-                "bytes": 336,
-                "log-status": "OK",
-                "tcp-flags": 0,
-                "type": "IPv4",
-            }
-            rb.emit(
-                k,
-                **base,
-                srcaddr=peer,
-                dstaddr=me,
-                action="ACCEPT",
-                **{
-                    "pkt-srcaddr": peer,
-                    "pkt-dstaddr": me,
-                    "flow-direction": "ingress",
-                },
+            common = {"eni": e, "protocol": 1, "start": start, "end": end,
+                      "ports": (0, 0), "volume": (4, 336), "flags": 0,
+                      "log_status": "OK", "type": "IPv4"}  # fmt: skip
+            rb.emit_flow(
+                k, peer, me, direction="ingress", action="ACCEPT", **common
             )
-            rb.emit(
-                k,
-                **base,
-                srcaddr=me,
-                dstaddr=peer,
-                action=reply.astype(object),
-                **{
-                    "pkt-srcaddr": me,
-                    "pkt-dstaddr": peer,
-                    "flow-direction": "egress",
-                    "traffic-path": 8,
-                },
-            )
+            rb.emit_flow(
+                k, me, peer, direction="egress", action=reply.astype(object),
+                path=8, **common,
+            )  # fmt: skip
         elif name == "ipv6":
             e = rb.pick(inst_v6, k)
             start, end = rb.windows(e)
@@ -1170,50 +920,20 @@ def generate_records(
             action = np.where(reject == "BPA", "REJECT", "ACCEPT").astype(
                 object
             )
-            base = {
-                "eni": e,
-                "protocol": proto,
-                "start": start,
-                "end": end,
-                "log-status": "OK",
-                "type": "IPv6",
-            }
-            rb.emit(
-                k,
-                **base,
-                srcaddr=me,
-                dstaddr=peer,
-                action=action,
-                **{
-                    "pkt-srcaddr": me,
-                    "pkt-dstaddr": peer,
-                    "srcport": sp,
-                    "dstport": dp,
-                    "packets": pk,
-                    "bytes": by,
-                    "tcp-flags": flags,
-                    "flow-direction": "egress",
-                    "traffic-path": 8,
-                    "reject-reason": reject,
-                },
-            )
-            rb.emit(
-                k,
-                **base,
-                srcaddr=peer,
-                dstaddr=me,
-                action="ACCEPT",
-                **{
-                    "pkt-srcaddr": peer,
-                    "pkt-dstaddr": me,
-                    "srcport": dp,
-                    "dstport": sp,
-                    "packets": pk,
-                    "bytes": by * 3,
-                    "tcp-flags": np.where(icmp, 0, _tcp_flags(rng, k, False)),
-                    "flow-direction": "ingress",
-                },
-            )
+            common = {"eni": e, "protocol": proto, "start": start,
+                      "end": end, "log_status": "OK",
+                      "type": "IPv6"}  # fmt: skip
+            rb.emit_flow(
+                k, me, peer, direction="egress", action=action,
+                ports=(sp, dp), volume=(pk, by), flags=flags, path=8,
+                reject_reason=reject, **common,
+            )  # fmt: skip
+            rb.emit_flow(
+                k, peer, me, direction="ingress", action="ACCEPT",
+                ports=(dp, sp), volume=(pk, by * 3),
+                flags=np.where(icmp, 0, _tcp_flags(rng, k, False)),
+                **common,
+            )  # fmt: skip
         elif name == "status":
             e = rb.pick(list(range(len(enis))), k)
             iv = rb.eni_interval[e]

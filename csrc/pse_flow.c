@@ -149,16 +149,6 @@ reverse_head(uint8_t *p)
     rev16(p + R_MEMO);
 }
 
-/* Write ::ffff:<a.b.c.d> (a 16-byte field) from an IPv4 value. */
-static inline void
-put_mapped(uint8_t *addr, uint32_t ipv4)
-{
-    memset(addr, 0, 10);
-    addr[10] = 0xFF;
-    addr[11] = 0xFF;
-    st32(addr + 12, ipv4, 1);
-}
-
 /* Put the ::ffff: prefix before the last 4 bytes of a 16-byte field. */
 static inline void
 fix_mapped(uint8_t *addr)
@@ -166,6 +156,14 @@ fix_mapped(uint8_t *addr)
     memset(addr, 0, 10);
     addr[10] = 0xFF;
     addr[11] = 0xFF;
+}
+
+/* Write ::ffff:<a.b.c.d> (a 16-byte field) from an IPv4 value. */
+static inline void
+put_mapped(uint8_t *addr, uint32_t ipv4)
+{
+    fix_mapped(addr);
+    st32(addr + 12, ipv4, 1);
 }
 
 static inline int

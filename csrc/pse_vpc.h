@@ -11,10 +11,17 @@
  *  the one table the Python side derives layouts from.
  *
  *  The handle owns the string dictionaries of its STR columns.  They
- *  refer to the input buffer by offset, so the caller resets them
- *  (pse_vpc_dict_reset) whenever it starts on a new buffer and reads them
- *  (pse_vpc_dict_export) before it lets that buffer go.  A handle must
- *  not be used by two threads at once.
+ *  copy each distinct value once and live as long as the handle, so that
+ *  a value seen in an earlier call costs no Python work again: values of
+ *  all STR columns are numbered together ("uids", 1, 2, ... in order of
+ *  arrival; 0 = missing) and the caller keeps their text by uid, asking
+ *  only for new ones (pse_vpc_dict_size, pse_vpc_dict_join).  Rows do
+ *  not carry uids but per-batch codes: the caller starts each batch with
+ *  pse_vpc_dict_begin, and the codes of that batch count 1, 2, ... per
+ *  column in order of first use (0 = missing); pse_vpc_dict_batch maps
+ *  them to uids.  So a batch's value list is as small as the batch,
+ *  whatever the handle has seen before.  A handle must not be used by
+ *  two threads at once.
  */
 #ifndef PSE_VPC_H
 #define PSE_VPC_H
@@ -87,7 +94,8 @@ enum pse_vpc_stop_en {
 /* Layout flags. */
 #define PSE_VPC_F_TGW       0x01u   /* every record is a TGW record */
 #define PSE_VPC_F_FUTURE    0x02u   /* format has unknown (newer) fields */
-#define PSE_VPC_F_BASELINE  0x04u   /* no AVX2 scanner (tests compare) */
+#define PSE_VPC_F_BASELINE  0x04u   /* portable code only (tests compare) */
+#define PSE_VPC_F_NO_AVX512 0x08u   /* AVX2 at most (tests compare) */
 
 /* Threshold above which start/end are read as milliseconds. */
 #define PSE_VPC_SECONDS_MAX 2147483647LL
@@ -185,7 +193,9 @@ pse_vpc_parser_free(
  *    Parse lines of buf[out->pos, len) until the buffer ends, a header
  *    line is seen, or an output array is full (out->stop says which).
  *    Good records are appended at row out->rows; other lines add an
- *    event.  Empty lines are skipped (but counted in out->lines).
+ *    event.  Empty lines are skipped (but counted in out->lines).  The
+ *    buffer may be freed once the call returns (nothing refers to it).
+ *    PSE_ERR_NOMEM (or PSE_ERR_RANGE) when a dictionary cannot grow.
  */
 int
 pse_vpc_parse(
@@ -195,55 +205,66 @@ pse_vpc_parse(
     pse_vpc_out_t      *out);
 
 /*
+ *  pse_vpc_dict_begin(parser);
+ *
+ *    Start a batch: the next rows' STR codes count from 1 again.  (The
+ *    dictionaries keep their values.)
+ */
+void
+pse_vpc_dict_begin(
+    pse_vpc_parser_t   *parser);
+
+/*
  *  pse_vpc_dict_reset(parser);
  *
- *    Empty the string dictionaries of every STR column.
+ *    Forget every value of every STR column (to bound memory), and start
+ *    a batch.  Uids are given from 1 again.
  */
 void
 pse_vpc_dict_reset(
     pse_vpc_parser_t   *parser);
 
 /*
- *  count = pse_vpc_dict_size(parser, slot);
+ *  count = pse_vpc_dict_size(parser);
  *
- *    Return the number of codes of STR column `slot`, code 0 included.
+ *    Return the number of uids given so far, 0 (missing) included.
  */
 uint32_t
 pse_vpc_dict_size(
-    const pse_vpc_parser_t *parser,
-    uint32_t            slot);
+    const pse_vpc_parser_t *parser);
 
 /*
- *  status = pse_vpc_dict_export(parser, slot, offs, lens, cap);
+ *  status = pse_vpc_dict_join(parser, first, dst, cap, &needed);
  *
- *    Write the buffer offset and length of each code (0 first, length 0)
- *    of STR column `slot` into offs[] and lens[] (cap entries each).
- */
-int
-pse_vpc_dict_export(
-    const pse_vpc_parser_t *parser,
-    uint32_t            slot,
-    uint64_t           *offs,
-    uint32_t           *lens,
-    uint32_t            cap);
-
-/*
- *  status = pse_vpc_dict_join(parser, slot, buf, len, dst, cap, &needed);
- *
- *    Copy the values of codes 1.. of STR column `slot`, joined by
- *    newlines, from `buf` (the buffer they were parsed from) into dst.
- *    *needed receives the size; PSE_ERR_BUFFER when cap is smaller.
- *    (One copy and one decode per batch beats a decode per value.)
+ *    Copy the values of uids first.. (first >= 1), joined by newlines,
+ *    into dst.  *needed receives the size; PSE_ERR_BUFFER when cap is
+ *    smaller.  (One copy and one decode per batch of new values beats a
+ *    decode per value.)
  */
 int
 pse_vpc_dict_join(
     const pse_vpc_parser_t *parser,
-    uint32_t            slot,
-    const uint8_t      *buf,
-    size_t              len,
+    uint32_t            first,
     uint8_t            *dst,
     size_t              cap,
     size_t             *needed);
+
+/*
+ *  status = pse_vpc_dict_batch(parser, counts, uids, cap, &needed);
+ *
+ *    Describe the current batch's codes: counts[k] receives the number
+ *    of codes of STR column k (code 0 included), and uids[] the uid of
+ *    each code, column after column (code 0: uid 0).  *needed receives
+ *    the number of uids; PSE_ERR_BUFFER when cap is smaller (counts are
+ *    written anyway).
+ */
+int
+pse_vpc_dict_batch(
+    const pse_vpc_parser_t *parser,
+    uint32_t           *counts,
+    uint32_t           *uids,
+    uint64_t            cap,
+    uint64_t           *needed);
 
 /*
  *  n = pse_vpc_count_lines(buf, len);

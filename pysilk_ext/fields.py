@@ -3,11 +3,16 @@
 
 Every VPC field is declared exactly once, in :data:`FIELDS`: its name as
 AWS writes it (hyphenated), the format version that introduced it, its
-kind (how the reader types it), its Parquet column name and type, and
-where its value lives after conversion to SiLK.  The C tokeniser's column
-kinds, the enumeration codes, ``--fields`` help text, POD tables and the
-tests all derive from this table, so that no list is kept in sync by hand
-(flowlogs-reader's three-way drift, SiLK's parallel arrays).
+kind (how the reader types it) and its Parquet column name and type.  The
+C tokeniser's column kinds, the enumeration codes, ``--fields`` help
+text, POD tables and the tests all derive from this table, so that no
+list is kept in sync by hand (flowlogs-reader's three-way drift, SiLK's
+parallel arrays).
+
+Where a field's value lives after conversion to SiLK (its SiLK target)
+is the converter's to say: :mod:`pysilk_ext.convert.mapping` walks this
+table and places every field, next to the code that does the placing
+(:mod:`pysilk_ext.convert.layout`), so the two cannot disagree.
 
 Facts from ``shared/spec/aws-vpc-flowlogs.md`` sections 2, 3 and 9.
 Version 6 exists only for Transit Gateway flow logs; its fields are kept
@@ -108,9 +113,8 @@ class FieldSpec:
     """One VPC Flow Log field.
 
     ``lo``/``hi`` bound INT values (inclusive); ``enum`` is the IntEnum of
-    an ENUM field.  ``silk`` is a short note saying where the value lives
-    after conversion (a SiLK record field, the sensor, the context map,
-    or "derivable" when it can be recomputed from other data).
+    an ENUM field.  Where the value lives after conversion is
+    :func:`pysilk_ext.convert.mapping.placement`'s answer.
     """
 
     name: str
@@ -118,7 +122,6 @@ class FieldSpec:
     kind: FieldKind
     parquet: str
     parquet_type: str  # "INT_32", "INT_64" or "STRING"
-    silk: str
     lo: int = 0
     hi: int = 0
     enum: type[IntEnum] | None = None
@@ -129,36 +132,31 @@ class FieldSpec:
         return self.name in ("start", "end")
 
 
-def _int(
-    name: str, version: int, hi: int, silk: str, pq: str = "INT_32"
-) -> FieldSpec:
+def _int(name: str, version: int, hi: int, pq: str = "INT_32") -> FieldSpec:
     return FieldSpec(
-        name, version, FieldKind.INT, name.replace("-", "_"), pq, silk, 0, hi
+        name, version, FieldKind.INT, name.replace("-", "_"), pq, 0, hi
     )
 
 
-def _str(name: str, version: int, silk: str) -> FieldSpec:
+def _str(name: str, version: int) -> FieldSpec:
     return FieldSpec(
-        name, version, FieldKind.STR, name.replace("-", "_"), "STRING", silk
+        name, version, FieldKind.STR, name.replace("-", "_"), "STRING"
     )
 
 
-def _addr(name: str, version: int, silk: str) -> FieldSpec:
+def _addr(name: str, version: int) -> FieldSpec:
     return FieldSpec(
-        name, version, FieldKind.ADDR, name.replace("-", "_"), "STRING", silk
+        name, version, FieldKind.ADDR, name.replace("-", "_"), "STRING"
     )
 
 
-def _enum(
-    name: str, version: int, enum: type[IntEnum], silk: str
-) -> FieldSpec:
+def _enum(name: str, version: int, enum: type[IntEnum]) -> FieldSpec:
     return FieldSpec(
         name,
         version,
         FieldKind.ENUM,
         name.replace("-", "_"),
         "STRING",
-        silk,
         enum=enum,
     )
 
@@ -166,68 +164,68 @@ def _enum(
 # In AWS's table order (version by version).
 FIELDS: tuple[FieldSpec, ...] = (
     # v2: the default format, in its fixed order.
-    _int("version", 2, 255, "derivable (format version)"),
-    _str("account-id", 2, "context map"),
-    _str("interface-id", 2, "sensor / context map"),
-    _addr("srcaddr", 2, "sIP"),
-    _addr("dstaddr", 2, "dIP"),
-    _int("srcport", 2, 65535, "sPort"),
-    _int("dstport", 2, 65535, "dPort"),
-    _int("protocol", 2, 255, "protocol"),
-    _int("packets", 2, INT64_MAX, "packets", "INT_64"),
-    _int("bytes", 2, INT64_MAX, "bytes", "INT_64"),
-    _int("start", 2, INT64_MAX, "sTime", "INT_64"),
-    _int("end", 2, INT64_MAX, "eTime (sTime + duration)", "INT_64"),
-    _enum("action", 2, Action, "flowtype (class/type)"),
-    _enum("log-status", 2, LogStatus, "not a flow if NODATA/SKIPDATA"),
+    _int("version", 2, 255),
+    _str("account-id", 2),
+    _str("interface-id", 2),
+    _addr("srcaddr", 2),
+    _addr("dstaddr", 2),
+    _int("srcport", 2, 65535),
+    _int("dstport", 2, 65535),
+    _int("protocol", 2, 255),
+    _int("packets", 2, INT64_MAX, "INT_64"),
+    _int("bytes", 2, INT64_MAX, "INT_64"),
+    _int("start", 2, INT64_MAX, "INT_64"),
+    _int("end", 2, INT64_MAX, "INT_64"),
+    _enum("action", 2, Action),
+    _enum("log-status", 2, LogStatus),
     # v3
-    _str("vpc-id", 3, "context map"),
-    _str("subnet-id", 3, "context map"),
-    _str("instance-id", 3, "context map"),
-    _int("tcp-flags", 3, 255, "flags"),
-    _enum("type", 3, AddrType, "derivable (address family)"),
-    _addr("pkt-srcaddr", 3, "context map (packet source)"),
-    _addr("pkt-dstaddr", 3, "context map (packet destination)"),
+    _str("vpc-id", 3),
+    _str("subnet-id", 3),
+    _str("instance-id", 3),
+    _int("tcp-flags", 3, 255),
+    _enum("type", 3, AddrType),
+    _addr("pkt-srcaddr", 3),
+    _addr("pkt-dstaddr", 3),
     # v4
-    _str("region", 4, "context map"),
-    _str("az-id", 4, "context map"),
-    _str("sublocation-type", 4, "context map"),
-    _str("sublocation-id", 4, "context map"),
+    _str("region", 4),
+    _str("az-id", 4),
+    _str("sublocation-type", 4),
+    _str("sublocation-id", 4),
     # v5
-    _str("pkt-src-aws-service", 5, "derivable (ip-ranges prefix map)"),
-    _str("pkt-dst-aws-service", 5, "derivable (ip-ranges prefix map)"),
-    _enum("flow-direction", 5, FlowDirection, "flowtype (in/out)"),
-    _int("traffic-path", 5, 255, "flowtype (egress path)"),
+    _str("pkt-src-aws-service", 5),
+    _str("pkt-dst-aws-service", 5),
+    _enum("flow-direction", 5, FlowDirection),
+    _int("traffic-path", 5, 255),
     # v7: ECS metadata
-    _str("ecs-cluster-arn", 7, "context map"),
-    _str("ecs-cluster-name", 7, "context map"),
-    _str("ecs-container-instance-arn", 7, "context map"),
-    _str("ecs-container-instance-id", 7, "context map"),
-    _str("ecs-container-id", 7, "context map"),
-    _str("ecs-second-container-id", 7, "context map"),
-    _str("ecs-service-name", 7, "context map"),
-    _str("ecs-task-definition-arn", 7, "context map"),
-    _str("ecs-task-arn", 7, "context map"),
-    _str("ecs-task-id", 7, "context map"),
+    _str("ecs-cluster-arn", 7),
+    _str("ecs-cluster-name", 7),
+    _str("ecs-container-instance-arn", 7),
+    _str("ecs-container-instance-id", 7),
+    _str("ecs-container-id", 7),
+    _str("ecs-second-container-id", 7),
+    _str("ecs-service-name", 7),
+    _str("ecs-task-definition-arn", 7),
+    _str("ecs-task-arn", 7),
+    _str("ecs-task-id", 7),
     # v8
-    _str("reject-reason", 8, "flowtype (reject reason)"),
+    _str("reject-reason", 8),
     # v9
-    _str("resource-id", 9, "sensor / context map"),
+    _str("resource-id", 9),
     # v10
-    _int("encryption-status", 10, 255, "not stored"),
+    _int("encryption-status", 10, 255),
     # v11: tags, interface type, next hop
-    _str("instance-tag", 11, "context map"),
-    _str("instance-tag-2", 11, "context map"),
-    _str("interface-tag", 11, "context map"),
-    _str("interface-tag-2", 11, "context map"),
-    _str("asg-tag", 11, "context map"),
-    _str("asg-tag-2", 11, "context map"),
-    _str("interface-type", 11, "context map"),
-    _str("next-hop-interface-id", 11, "context map"),
-    _str("next-hop-subnet-id", 11, "context map"),
-    _str("next-hop-az-id", 11, "context map"),
-    _str("next-hop-vpc-id", 11, "context map"),
-    _str("next-hop-interface-type", 11, "context map"),
+    _str("instance-tag", 11),
+    _str("instance-tag-2", 11),
+    _str("interface-tag", 11),
+    _str("interface-tag-2", 11),
+    _str("asg-tag", 11),
+    _str("asg-tag-2", 11),
+    _str("interface-type", 11),
+    _str("next-hop-interface-id", 11),
+    _str("next-hop-subnet-id", 11),
+    _str("next-hop-az-id", 11),
+    _str("next-hop-vpc-id", 11),
+    _str("next-hop-interface-type", 11),
 )
 
 FIELDS_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
@@ -291,19 +289,12 @@ def field(name: str) -> FieldSpec:
     """Return the spec of ``name``; unknown names are future STR fields.
 
     An unknown name gets version ``MAX_VPC_VERSION + 1`` (it comes from a
-    version newer than this table) and no SiLK target.
+    version newer than this table, so the converter does not store it).
     """
     spec = FIELDS_BY_NAME.get(name)
     if spec is not None:
         return spec
-    return FieldSpec(
-        name,
-        MAX_VPC_VERSION + 1,
-        FieldKind.STR,
-        name.replace("-", "_"),
-        "STRING",
-        "not stored (unknown field)",
-    )
+    return _str(name, MAX_VPC_VERSION + 1)
 
 
 def is_known_field(name: str) -> bool:

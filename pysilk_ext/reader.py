@@ -132,11 +132,14 @@ class ReaderStats:
 
     ``nodata_by_interface``/``skipdata_by_interface`` count status
     records per ``interface-id`` (``-`` when the format lacks it);
-    ``skipped`` lists inputs left unopened by a filter, with the reason.
+    ``skipped`` lists inputs left unopened by a filter, with the reason;
+    ``failed`` the remote (``s3://``) objects that could not be read
+    even after retries, which were skipped (see :class:`VpcReader`).
     """
 
     files: list[FileStats] = field(default_factory=list)
     skipped: list[S.SourceSkipped] = field(default_factory=list)
+    failed: list[S.OpenFailure] = field(default_factory=list)
     nodata_by_interface: Counter[str] = field(default_factory=Counter)
     skipdata_by_interface: Counter[str] = field(default_factory=Counter)
 
@@ -304,7 +307,7 @@ class _SourceState:
         fmt = self.speculated
         self.chunks += 1
         if self.chunks == 1 and self.sniff_header:
-            header = _leading_header(chunk.data)
+            header = _leading_header(chunk.head or chunk.data)
             if header is not None:
                 self.speculated = header
         return fmt
@@ -378,7 +381,9 @@ class _ParsePool:
         parser = self._parser()
         parser.source = chunk.source
         parser.format = fmt
-        return parser.feed(chunk.data, chunk.first_lineno or 1)
+        return parser.feed(
+            chunk.data, chunk.first_lineno or 1, head=chunk.head
+        )
 
     def submit(
         self, chunk: S.LineChunk, fmt: LogFormat
@@ -423,15 +428,19 @@ class VpcReader:
         parse_threads: threads parsing chunks (the C releases the GIL);
             1 parses in the caller's thread.
         inflater: force a gzip library (``isal``, ``zlib-ng``, ``zlib``).
+        on_failure: called with each ``s3://`` object that could not be
+            read (after retries): such objects are skipped, never
+            dropped silently -- they are listed in ``stats.failed``.
 
     Raises (while iterating):
-        VpcParseError: an input cannot be opened, or a bad line with
-            ``stop_on_error``.
+        VpcParseError: an input cannot be opened (a local one, or an S3
+            object that failed after some of it was read), or a bad line
+            with ``stop_on_error``.
     """
 
     def __init__(
         self,
-        inputs: Sequence[str | os.PathLike[str]] = (),
+        inputs: Sequence[str | os.PathLike[str] | S.InputFile] = (),
         *,
         log_format: LogFormat | str | Sequence[str] | None = None,
         accounts: Iterable[str] | None = None,
@@ -448,6 +457,7 @@ class VpcReader:
         chunk_size: int = S.CHUNK_SIZE,
         max_line: int = DEFAULT_MAX_LINE,
         inflater: str | None = None,
+        on_failure: Callable[[S.OpenFailure], None] | None = None,
     ) -> None:
         self.inputs = list(inputs)
         self.log_format = _parse_log_format(log_format)
@@ -466,6 +476,7 @@ class VpcReader:
         self.chunk_size = chunk_size
         self.max_line = max_line
         self.inflater = inflater
+        self.on_failure = on_failure
         self.stats = ReaderStats()
         self._bad_target = bad_lines_path
         self._bad_writer: _BadLineWriter | None = None
@@ -616,6 +627,12 @@ class VpcReader:
         elif isinstance(event, S.SourceSkipped):
             self.stats.skipped.append(event)
         elif isinstance(event, S.OpenFailure):
+            if not event.opened and event.source.startswith("s3://"):
+                # one unreadable object must not stop a run over a bucket
+                self.stats.failed.append(event)
+                if self.on_failure is not None:
+                    self.on_failure(event)
+                return
             raise VpcParseError(event.message, path=event.source)
 
     def _take(self, result: ParseResult, fs: FileStats) -> Iterator[FlowBatch]:
@@ -648,50 +665,58 @@ class VpcReader:
             )
 
     def _count(self, batch: FlowBatch, fs: FileStats) -> None:
-        """Update counts from one batch (vectorised, no per-record work)."""
+        """Update counts from one batch (vectorised, no per-record work).
+
+        Shaped for the common batch (all OK, one version, no missing
+        times): a few whole-array reductions, the general case only when
+        one of them says so.
+        """
         n = batch.n
         fs.records += n
         status = batch.columns.get("log-status")
         if status is None:
             fs.flows += n
         else:
-            counts = np.bincount(status, minlength=4)
-            nodata = int(counts[F.LogStatus.NODATA])
-            skipdata = int(counts[F.LogStatus.SKIPDATA])
+            is_nodata = status == F.LogStatus.NODATA
+            is_skipdata = status == F.LogStatus.SKIPDATA
+            nodata = int(np.count_nonzero(is_nodata))
+            skipdata = int(np.count_nonzero(is_skipdata))
             fs.flows += n - nodata - skipdata
             fs.nodata += nodata
             fs.skipdata += skipdata
             if nodata:
                 self._per_interface(
-                    batch,
-                    status == F.LogStatus.NODATA,
-                    self.stats.nodata_by_interface,
+                    batch, is_nodata, self.stats.nodata_by_interface
                 )
             if skipdata:
                 self._per_interface(
-                    batch,
-                    status == F.LogStatus.SKIPDATA,
-                    self.stats.skipdata_by_interface,
+                    batch, is_skipdata, self.stats.skipdata_by_interface
                 )
         version = batch.columns.get("version")
         if version is not None:
-            # versions are small (0-255): a bincount beats np.unique
-            counts = np.bincount(version[version >= 0])
-            for v in np.flatnonzero(counts).tolist():
-                fs.versions[v] += int(counts[v])
+            lo, hi = int(version.min()), int(version.max())
+            if lo == hi:
+                if lo >= 0:
+                    fs.versions[lo] += n
+            else:
+                # versions are small (0-255): a bincount beats np.unique
+                counts = np.bincount(version[version >= 0])
+                for v in np.flatnonzero(counts).tolist():
+                    fs.versions[v] += int(counts[v])
         start = batch.columns.get("start")
         if start is not None:
-            ok = start[start >= 0]
-            if ok.size:
-                lo = int(ok.min())
+            lo = int(start.min())
+            if lo < 0:  # some missing (-1): look at the others
+                ok = start[start >= 0]
+                lo = int(ok.min()) if ok.size else -1
+            if lo >= 0:
                 fs.first_start = (
                     lo if fs.first_start is None else min(fs.first_start, lo)
                 )
         end = batch.columns.get("end")
         if end is not None:
-            ok = end[end >= 0]
-            if ok.size:
-                hi = int(ok.max())
+            hi = int(end.max())  # -1 (missing) only if all are
+            if hi >= 0:
                 fs.last_end = (
                     hi if fs.last_end is None else max(fs.last_end, hi)
                 )

@@ -35,6 +35,7 @@ generator's ``_truth.json`` relies on this).
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import re
@@ -47,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pysilk_ext._binding import load
+from pysilk_ext._reuse import ReusePool
 from pysilk_ext.s3keys import KeyFilter, LogKey, parse_log_key
 from pysilk_ext.vpcparse import ParseResult
 
@@ -75,6 +77,7 @@ CHUNK_SIZE = 2 << 20  # bytes of text per LineChunk (about 8,000 v5 lines)
 READ_SIZE = 256 << 10  # bytes of compressed input per read
 MAX_LINE = 65536  # longest line kept whole (longer ones are cut)
 BIG_BLOCK = 256 << 10  # blocks this big are passed on without copying
+_BLOCKS_KEPT = 12  # read buffers reused per input (chunks in flight + 2)
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -121,6 +124,12 @@ class SourceOpened:
 class LineChunk:
     """Complete lines of one input, each ending in a newline.
 
+    The lines are ``head`` followed by ``data``: ``head`` holds the line
+    that straddled two input blocks (copied together; usually empty),
+    ``data`` the block's other lines, passed on without a copy.  Keeping
+    both in one chunk makes one batch of them, not a one-line batch per
+    block.
+
     ``first_lineno`` is the line number of the first line in the input,
     or None when lines are not counted here (``count_lines=False``: the
     chunk follows the previous one of its input, and the parser's line
@@ -134,6 +143,7 @@ class LineChunk:
     data: bytes | memoryview
     first_lineno: int | None
     line_numbers: npt.NDArray[np.uint64] | None = None
+    head: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +203,13 @@ SourceEvent = (
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
-    """One input selected for reading (a path, or ``-`` for stdin)."""
+    """One input selected for reading (a path, ``-`` for stdin, or an
+    ``s3://`` URL, whose listing gives ``size`` and ``etag``)."""
 
     path: str
     key: LogKey | None = None
+    size: int | None = None
+    etag: str | None = None
 
 
 def _skip_name(name: str) -> bool:
@@ -204,19 +217,30 @@ def _skip_name(name: str) -> bool:
 
 
 def expand_inputs(
-    inputs: Iterable[str | os.PathLike[str]],
+    inputs: Iterable[str | os.PathLike[str] | InputFile],
     key_filter: KeyFilter | None = None,
 ) -> Iterator[InputFile | SourceSkipped]:
     """Turn command-line inputs into files to read, in a stable order.
 
     Directories are walked recursively, entries sorted by name; a
     sub-directory whose partial key the filter rules out is not even
-    listed.  Explicit files are kept in the order given.  Nothing is
+    listed.  ``s3://`` URLs are listed the same way
+    (:func:`pysilk_ext.s3input.expand_url`).  Explicit files are kept in
+    the order given; :class:`InputFile` items (already selected, e.g. by
+    a parallel run's planner) are passed on as they are.  Nothing is
     opened here.
     """
     flt = key_filter or KeyFilter()
     for item in inputs:
+        if isinstance(item, InputFile):
+            yield item
+            continue
         path = os.fspath(item)
+        if path.startswith(("s3://", "s3a://")):
+            from pysilk_ext import s3input  # noqa: PLC0415 - optional
+
+            yield from s3input.expand_url(path, flt)
+            continue
         if path != STDIN_NAME and os.path.isdir(path):
             yield from _walk(path, flt)
             continue
@@ -342,13 +366,28 @@ def _gzip_blocks(
 
 def _raw_blocks(
     raw: BinaryIO, head: bytes, counter: list[int], size: int
-) -> Iterator[bytes]:
+) -> Iterator[bytes | bytearray]:
+    """Read ``raw`` in blocks of ``size`` bytes.
+
+    Full blocks are read into buffers reused once no chunk refers to them
+    (:mod:`pysilk_ext._reuse`: fresh memory per block costs page faults);
+    a short read (end of file, pipes) is passed on as a copy.
+    """
     if head:
         yield head
-    while True:
-        block = raw.read(size)
-        if not block:
+    pool: ReusePool[bytearray] = ReusePool(bytearray, keep=_BLOCKS_KEPT)
+    readinto = getattr(raw, "readinto", None)
+    while readinto is not None:
+        buf = pool.take(size)
+        try:
+            got = readinto(buf)
+        except (NotImplementedError, io.UnsupportedOperation):
+            break  # a stream that can only read() (some wrappers)
+        if not got:
             return
+        counter[0] += got
+        yield buf if got == len(buf) else bytes(memoryview(buf)[:got])
+    while block := raw.read(size):
         counter[0] += len(block)
         yield block
 
@@ -376,11 +415,16 @@ def _line_counter() -> Callable[[bytes | memoryview], int]:
     return counter
 
 
+# Complete lines: a copied head (maybe empty), then a zero-copy body.
+Lines = tuple[bytes, bytes | memoryview]
+
+
 class _LineSplitter:
     """Cuts a stream of blocks into chunks of complete lines.
 
     Big blocks (inflater output, file reads) are passed on as zero-copy
-    views; only the line straddling two blocks is copied.  Small blocks
+    views; only the line straddling two blocks is copied (as the head of
+    the next block's lines).  Small blocks
     (pipes) are gathered until a chunk is worth parsing.
 
     A line that is still unterminated when a chunk is cut, and longer
@@ -393,7 +437,7 @@ class _LineSplitter:
     def __init__(self, chunk_size: int, max_line: int) -> None:
         self.chunk_size = chunk_size
         self.max_line = max_line
-        self.parts: list[bytes] = []
+        self.parts: list[bytes | bytearray] = []
         self.size = 0
         self.dropping = False  # inside an over-long line
 
@@ -405,7 +449,7 @@ class _LineSplitter:
             self.size = len(self.parts[0])
             self.dropping = True
 
-    def feed(self, block: bytes) -> Iterator[bytes | memoryview]:
+    def feed(self, block: bytes | bytearray) -> Iterator[Lines]:
         if self.dropping:
             nl = block.find(b"\n")
             if nl < 0:
@@ -430,9 +474,9 @@ class _LineSplitter:
         self.parts = [joined[cut + 1 :]]
         self.size = len(self.parts[0])
         self._guard()
-        yield memoryview(joined)[: cut + 1]
+        yield b"", memoryview(joined)[: cut + 1]
 
-    def _feed_big(self, block: bytes) -> Iterator[bytes | memoryview]:
+    def _feed_big(self, block: bytes | bytearray) -> Iterator[Lines]:
         first = block.find(b"\n")
         if first < 0:
             self.parts.append(block)
@@ -440,13 +484,13 @@ class _LineSplitter:
             self._guard()
             return
         last = block.rfind(b"\n")
+        head = b""
         start = 0
         if self.parts:
             self.parts.append(block[: first + 1])
-            yield b"".join(self.parts)
+            head = b"".join(self.parts)
             start = first + 1
-        if last + 1 > start:
-            yield memoryview(block)[start : last + 1]
+        yield head, memoryview(block)[start : last + 1]
         rest = block[last + 1 :]
         self.parts = [rest] if rest else []
         self.size = len(rest)
@@ -458,14 +502,14 @@ class _LineSplitter:
         self.parts, self.size = [], 0
         return rest
 
-    def finish(self) -> Iterator[bytes | memoryview]:
+    def finish(self) -> Iterator[Lines]:
         """The remaining lines; a last line without newline gets one."""
         rest = self.tail()
         if self.dropping:
             rest += b"\n"
             self.dropping = False
         if rest:
-            yield rest if rest.endswith(b"\n") else rest + b"\n"
+            yield b"", rest if rest.endswith(b"\n") else rest + b"\n"
 
 
 # ---------------------------------------------------------------------------
@@ -474,6 +518,14 @@ class _LineSplitter:
 def _open_binary(path: str) -> BinaryIO:
     """Open ``path`` for reading bytes (the one place inputs are opened)."""
     return open(path, "rb")
+
+
+def _open_remote(url: str, size: int | None) -> BinaryIO:
+    """Open an ``s3://`` URL as a streaming reader; ``size`` (from the
+    listing) spares it a request."""
+    from pysilk_ext import s3input  # noqa: PLC0415 - optional
+
+    return s3input.open_object(url, size=size)  # type: ignore[return-value]
 
 
 def _first_block(raw: BinaryIO, counter: list[int], limit: int) -> bytes:
@@ -495,11 +547,13 @@ def open_source(
     max_line: int = MAX_LINE,
     inflater: str | None = None,
     count_lines: bool = True,
+    size: int | None = None,
 ) -> Iterator[SourceEvent]:
     """Yield the events of one input (``-`` reads ``stdin``).
 
     With ``count_lines=False`` text chunks carry no line numbers (the
     reader derives them from the parser, saving a pass over the data).
+    ``size`` is the input's size when already known (an S3 listing's).
 
     Raises:
         OSError: the input cannot be opened (the caller words the error).
@@ -510,11 +564,15 @@ def open_source(
         size = None
         close = False
     else:
-        raw = _open_binary(path)
+        raw = (
+            _open_remote(path, size)
+            if path.startswith(("s3://", "s3a://"))
+            else _open_binary(path)
+        )
         try:
             size = os.fstat(raw.fileno()).st_size
         except (OSError, AttributeError, ValueError):
-            size = None
+            size = getattr(raw, "size", size)  # an S3 object's listed size
         close = True
     try:
         yield from _events(
@@ -551,7 +609,7 @@ def _events(
         yield from _parquet_events(source, raw, head, counter)
         return
     gz = head.startswith(GZIP_MAGIC)
-    blocks: Iterator[bytes]
+    blocks: Iterator[bytes | bytearray]
     if gz:
         _name, module = select_inflater(inflater)
         blocks = _gzip_blocks(raw, head, module, counter, chunk_size)
@@ -559,7 +617,7 @@ def _events(
         blocks = _raw_blocks(raw, head, counter, chunk_size)
     # find the first non-empty block to sniff the content
     damage: _GzipDamage | None = None
-    first = b""
+    first: bytes | bytearray = b""
     try:
         for block in blocks:
             if block:
@@ -594,8 +652,10 @@ def _events(
 
 
 def _chain(
-    first: bytes, rest: Iterator[bytes], damage: _GzipDamage | None
-) -> Iterator[bytes]:
+    first: bytes | bytearray,
+    rest: Iterator[bytes | bytearray],
+    damage: _GzipDamage | None,
+) -> Iterator[bytes | bytearray]:
     if first:
         yield first
     if damage is not None:
@@ -605,7 +665,7 @@ def _chain(
 
 def _text_events(
     source: str,
-    blocks: Iterator[bytes],
+    blocks: Iterator[bytes | bytearray],
     counter: list[int],
     chunk_size: int,
     max_line: int,
@@ -617,25 +677,26 @@ def _text_events(
     splitter = _LineSplitter(chunk_size, max_line)
     lineno = 1
 
-    def emit(data: bytes | memoryview) -> LineChunk:
+    def emit(head: bytes, data: bytes | memoryview) -> LineChunk:
         nonlocal lineno
         if strip_timestamps:
+            head = _CWL_EXPORT_PREFIX_ALL.sub(b"", head)
             data = _CWL_EXPORT_PREFIX_ALL.sub(b"", bytes(data))
         if counter_fn is None:
-            return LineChunk(source, data, None)
-        chunk = LineChunk(source, data, lineno)
-        lineno += counter_fn(data)
+            return LineChunk(source, data, None, head=head)
+        chunk = LineChunk(source, data, lineno, head=head)
+        lineno += counter_fn(head) + counter_fn(data)
         return chunk
 
     try:
         for block in blocks:
-            for data in splitter.feed(block):
-                yield emit(data)
+            for head, data in splitter.feed(block):
+                yield emit(head, data)
     except _GzipDamage as exc:
         partial = splitter.tail()
         whole, _sep, broken = partial.rpartition(b"\n")
         if whole:
-            yield emit(whole + b"\n")
+            yield emit(b"", whole + b"\n")
         yield ContainerError(
             source,
             lineno if count_lines else None,
@@ -647,8 +708,8 @@ def _text_events(
             source, counter[0], lineno - 1 if count_lines else None
         )
         return
-    for data in splitter.finish():
-        yield emit(data)
+    for head, data in splitter.finish():
+        yield emit(head, data)
     yield SourceClosed(source, counter[0], lineno - 1 if count_lines else None)
 
 
@@ -687,7 +748,7 @@ def _messages(obj: Any, control: list[int]) -> list[str]:
     raise _NotFlowJson("JSON object has no 'message'")
 
 
-def _iter_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
+def _iter_lines(blocks: Iterator[bytes | bytearray]) -> Iterator[bytes]:
     """Lines (without newline) of a block stream; damage propagates."""
     carry = b""
     for block in blocks:
@@ -701,7 +762,7 @@ def _iter_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
 
 def _json_events(
     source: str,
-    blocks: Iterator[bytes],
+    blocks: Iterator[bytes | bytearray],
     counter: list[int],
     chunk_size: int,
 ) -> Iterator[SourceEvent]:
@@ -917,7 +978,7 @@ class OpenFailure:
 
 
 def iter_source_events(
-    inputs: Sequence[str | os.PathLike[str]],
+    inputs: Sequence[str | os.PathLike[str] | InputFile],
     *,
     key_filter: KeyFilter | None = None,
     stdin: BinaryIO | IO[bytes] | None = None,
@@ -927,7 +988,9 @@ def iter_source_events(
     count_lines: bool = True,
 ) -> Iterator[SourceEvent | OpenFailure]:
     """Yield the events of every input in order; no input means stdin."""
-    items: Sequence[str | os.PathLike[str]] = inputs or [STDIN_NAME]
+    items: Sequence[str | os.PathLike[str] | InputFile] = inputs or [
+        STDIN_NAME
+    ]
     for entry in expand_inputs(items, key_filter):
         if isinstance(entry, SourceSkipped):
             yield entry
@@ -942,6 +1005,7 @@ def iter_source_events(
                 max_line=max_line,
                 inflater=inflater,
                 count_lines=count_lines,
+                size=entry.size,
             ):
                 opened = True
                 yield event

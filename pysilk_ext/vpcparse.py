@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from pysilk_ext import fields as F
 from pysilk_ext._binding import check, load
+from pysilk_ext._reuse import ReusePool
 from pysilk_ext.batch import AddrColumn, FlowBatch, StrColumn
 from pysilk_ext.errors import CoreError, VpcParseError
 
@@ -44,6 +45,10 @@ __all__ = [
 
 DEFAULT_MAX_LINE = 65536
 _EVENT_CAPACITY = 4096
+_DICT_LIMIT = 1 << 19  # distinct strings a parser keeps between feeds
+_ROWS_MARGIN = 1.25  # rows allocated per line expected
+_LINES_TO_LEARN = 64  # lines a feed needs to teach the line length
+_POOL_KEEP = 6  # output buffers a parser keeps (batches in flight + 1)
 _VALUE_SHOWN = 80  # longest value quoted in a message
 
 
@@ -299,7 +304,7 @@ class _Layout:
     """
 
     def __init__(
-        self, fmt: LogFormat, max_line: int, *, baseline: bool = False
+        self, fmt: LogFormat, max_line: int, *, simd: str = "best"
     ) -> None:
         mod = load("vpc")
         ffi, lib = mod.ffi, mod.lib
@@ -307,11 +312,14 @@ class _Layout:
         self.format = fmt
         self.specs = [F.field(name) for name in fmt.fields]
         self.slots: dict[F.FieldKind, list[int]] = {k: [] for k in F.FieldKind}
+        # (name, kind, slot) of each column, in format order
+        self.plan: list[tuple[str, F.FieldKind, int]] = []
         cols = ffi.new("pse_vpc_column_t[]", len(self.specs))
         for i, spec in enumerate(self.specs):
             col = cols[i]
             col.kind = int(spec.kind)
             col.slot = len(self.slots[spec.kind])
+            self.plan.append((spec.name, spec.kind, col.slot))
             self.slots[spec.kind].append(i)
             if spec.kind is F.FieldKind.INT:
                 col.lo, col.hi = spec.lo, spec.hi
@@ -327,8 +335,10 @@ class _Layout:
             flags |= lib.PSE_VPC_F_TGW
         if fmt.unknown_fields:
             flags |= lib.PSE_VPC_F_FUTURE
-        if baseline:
+        if simd == "portable":
             flags |= lib.PSE_VPC_F_BASELINE
+        elif simd == "avx2":
+            flags |= lib.PSE_VPC_F_NO_AVX512
         names = b" ".join([_HEADER_NAMES, *(n.encode() for n in fmt.fields)])
         handle = ffi.new("pse_vpc_parser_t **")
         check(
@@ -349,9 +359,104 @@ class _Layout:
             "Cannot compile log format",
         )
         self.handle = ffi.gc(handle[0], lib.pse_vpc_parser_free)
+        # the text of every uid (value of any STR column) the C holds
+        self._values: npt.NDArray[np.object_] = np.empty(0, dtype=object)
+        self._count = 0
+        self._forget_values()
+        # the fewest bytes a good line takes: one per non-STR token
+        # (STR tokens may be empty), the spaces and a newline
+        self.min_line = len(self.specs) + sum(
+            spec.kind is not F.FieldKind.STR for spec in self.specs
+        )
 
     def count(self, kind: F.FieldKind) -> int:
         return len(self.slots[kind])
+
+    def _forget_values(self) -> None:
+        self._values = np.empty(1024, dtype=object)
+        self._values[0] = ""
+        self._count = 1
+
+    def begin_batch(self) -> None:
+        """Number the next rows' strings from 1; bound the dictionaries.
+
+        The C dictionaries keep every distinct value for the life of the
+        parser (so a value costs Python work once, not once per batch);
+        once they hold more than :data:`_DICT_LIMIT` values (ids unique
+        per record, say) they are emptied here, between batches.
+        """
+        lib = self.mod.lib
+        if self._count > _DICT_LIMIT:
+            lib.pse_vpc_dict_reset(self.handle)
+            self._forget_values()
+        else:
+            lib.pse_vpc_dict_begin(self.handle)
+
+    def _learn_values(self) -> None:
+        """Copy the text of the uids the C added since the last call."""
+        ffi, lib = self.mod.ffi, self.mod.lib
+        handle = self.handle
+        size = int(lib.pse_vpc_dict_size(handle))
+        have = self._count
+        if size <= have:
+            return
+        needed = ffi.new("size_t *")
+        # first call only sizes (and so returns PSE_ERR_BUFFER)
+        lib.pse_vpc_dict_join(handle, have, ffi.NULL, 0, needed)
+        joined = bytearray(needed[0])
+        check(
+            self.mod,
+            lib.pse_vpc_dict_join(
+                handle, have, ffi.from_buffer(joined), len(joined), needed
+            ),
+            CoreError,
+            "VPC string dictionary",
+        )
+        known = self._values
+        if size > len(known):
+            grown = np.empty(max(size, 2 * len(known)), dtype=object)
+            grown[:have] = known[:have]
+            self._values = known = grown
+        # the C checked that every value is UTF-8; none holds a newline
+        new = joined.decode("utf-8").split("\n")
+        known[have:size] = np.array(new, dtype=object)
+        self._count = size
+
+    def batch_values(self, rows: int) -> list[list[str]]:
+        """Per STR column (slot), the values of the batch's codes.
+
+        Each list is ``[""]`` followed by the column's values in order of
+        first use in the batch (of ``rows`` rows), so that the codes
+        index it directly.
+        """
+        nstr = self.count(F.FieldKind.STR)
+        if not nstr:
+            return []
+        ffi, lib = self.mod.ffi, self.mod.lib
+        self._learn_values()
+        counts = ffi.new("uint32_t[]", nstr)
+        needed = ffi.new("uint64_t *")
+        cap = nstr * (rows + 1)  # a column has at most rows + 1 codes
+        while True:
+            uids = np.empty(cap, np.uint32)
+            status = lib.pse_vpc_dict_batch(
+                self.handle,
+                counts,
+                ffi.cast("uint32_t *", ffi.from_buffer(uids)),
+                cap,
+                needed,
+            )
+            if status != lib.PSE_ERR_BUFFER:
+                break
+            cap = int(needed[0])
+        check(self.mod, status, CoreError, "VPC string dictionary")
+        texts: list[str] = self._values[uids[: needed[0]]].tolist()
+        out: list[list[str]] = []
+        at = 0
+        for count in counts:
+            out.append(texts[at : at + count])
+            at += count
+        return out
 
 
 @dataclass(slots=True)
@@ -367,16 +472,49 @@ class _Part:
 class _Segment:
     """Output arrays of one layout over part of one buffer."""
 
-    def __init__(self, layout: _Layout, cap: int, out: Any) -> None:
-        ffi = layout.mod.ffi
+    def __init__(
+        self,
+        layout: _Layout,
+        cap: int,
+        out: Any,
+        pool: ReusePool[npt.NDArray[np.uint8]],
+    ) -> None:
         self.layout = layout
+        self.pool = pool
+        self._allocate(cap, out)
+        out.rows = 0
+        layout.begin_batch()
+
+    def _allocate(self, cap: int, out: Any) -> None:
+        """Give ``out`` arrays of ``cap`` rows: one buffer from the pool
+        (see :mod:`pysilk_ext._reuse`), cut into the arrays, 8-byte
+        aligned ones first."""
+        layout = self.layout
+        ffi = layout.mod.ffi
         kinds = F.FieldKind
-        self.ints = np.empty((layout.count(kinds.INT), cap), np.int64)
-        self.addrs = np.empty((layout.count(kinds.ADDR), cap, 16), np.uint8)
-        self.fams = np.empty((layout.count(kinds.ADDR), cap), np.uint8)
-        self.enums = np.empty((layout.count(kinds.ENUM), cap), np.uint8)
-        self.strs = np.empty((layout.count(kinds.STR), cap), np.uint32)
-        self.linenos = np.empty(cap, np.uint64)
+        cap = max(cap, 1)  # the C wants valid pointers even for no rows
+        self.cap = cap
+        nint, naddr = layout.count(kinds.INT), layout.count(kinds.ADDR)
+        nenum, nstr = layout.count(kinds.ENUM), layout.count(kinds.STR)
+        per_row = 8 * (nint + 1) + 16 * naddr + 4 * nstr + naddr + nenum
+        mem = self.pool.take(per_row * cap)[: per_row * cap]
+        at = 0
+
+        def cut(
+            dtype: type[np.generic], shape: tuple[int, ...]
+        ) -> npt.NDArray[Any]:
+            nonlocal at
+            size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            arr = mem[at : at + size].view(dtype).reshape(shape)
+            at += size
+            return arr
+
+        self.ints = cut(np.int64, (nint, cap))
+        self.linenos = cut(np.uint64, (cap,))
+        self.addrs = cut(np.uint8, (naddr, cap, 16))
+        self.strs = cut(np.uint32, (nstr, cap))
+        self.fams = cut(np.uint8, (naddr, cap))
+        self.enums = cut(np.uint8, (nenum, cap))
 
         def ptr(ctype: str, arr: npt.NDArray[Any]) -> Any:
             if arr.size == 0:
@@ -389,64 +527,50 @@ class _Segment:
         out.enums = ptr("uint8_t *", self.enums)
         out.strs = ptr("uint32_t *", self.strs)
         out.linenos = ptr("uint64_t *", self.linenos)
-        if cap == 0:
-            # the C wants a valid pointer even for zero rows
-            self.linenos = np.empty(1, np.uint64)
-            out.linenos = ptr("uint64_t *", self.linenos)
         out.cap = cap
-        out.rows = 0
-        lib = layout.mod.lib
-        lib.pse_vpc_dict_reset(layout.handle)
 
-    def finish(self, n: int, data: memoryview) -> _Part:
-        """Return the first ``n`` rows; read the dictionaries now, before
-        the layout's next segment resets them."""
-        return _Part(
-            n, self.linenos[:n], self.columns(n, data), self.layout.specs
-        )
+    def grow(self, cap: int, out: Any) -> None:
+        """Move the ``out.rows`` rows so far into arrays of ``cap`` rows.
 
-    def columns(self, n: int, data: memoryview) -> dict[str, Any]:
+        Rare: feeds size their arrays from the line length seen so far.
+        """
+        rows = int(out.rows)
+        old = (self.ints, self.addrs, self.fams, self.enums, self.strs)
+        linenos = self.linenos
+        self._allocate(cap, out)
+        for dst, src in zip(
+            (self.ints, self.addrs, self.fams, self.enums, self.strs),
+            old,
+            strict=True,
+        ):
+            dst[:, :rows] = src[:, :rows]
+        self.linenos[:rows] = linenos[:rows]
+
+    def finish(self, n: int) -> _Part:
+        """Return the first ``n`` rows; read the batch's strings now,
+        before the layout's next segment starts another batch."""
+        return _Part(n, self.linenos[:n], self.columns(n), self.layout.specs)
+
+    def columns(self, n: int) -> dict[str, Any]:
         """Return the first ``n`` rows as batch columns, by field name."""
         layout = self.layout
-        mod = layout.mod
-        ffi, lib = mod.ffi, mod.lib
-        cbuf = ffi.from_buffer(data)
+        ints = list(self.ints[:, :n])
+        addrs = list(self.addrs[:, :n])
+        fams = list(self.fams[:, :n])
+        enums = list(self.enums[:, :n])
+        strs = list(self.strs[:, :n])
+        values = layout.batch_values(n)
         cols: dict[str, Any] = {}
-        specs = layout.specs
-        for slot, i in enumerate(layout.slots[F.FieldKind.INT]):
-            cols[specs[i].name] = self.ints[slot, :n]
-        for slot, i in enumerate(layout.slots[F.FieldKind.ADDR]):
-            cols[specs[i].name] = AddrColumn(
-                self.addrs[slot, :n], self.fams[slot, :n]
-            )
-        for slot, i in enumerate(layout.slots[F.FieldKind.ENUM]):
-            cols[specs[i].name] = self.enums[slot, :n]
-        for slot, i in enumerate(layout.slots[F.FieldKind.STR]):
-            values = [""]
-            if lib.pse_vpc_dict_size(layout.handle, slot) > 1:
-                needed = ffi.new("size_t *")
-                # first call only sizes (and so returns PSE_ERR_BUFFER)
-                lib.pse_vpc_dict_join(
-                    layout.handle, slot, cbuf, len(data), ffi.NULL, 0, needed
-                )
-                joined = bytearray(needed[0])
-                check(
-                    mod,
-                    lib.pse_vpc_dict_join(
-                        layout.handle,
-                        slot,
-                        cbuf,
-                        len(data),
-                        ffi.from_buffer(joined),
-                        len(joined),
-                        needed,
-                    ),
-                    CoreError,
-                    "VPC string dictionary",
-                )
-                values.extend(joined.decode("utf-8").split("\n"))
-            cols[specs[i].name] = StrColumn(self.strs[slot, :n], values)
-        return {name: cols[name] for name in layout.format.fields}
+        for name, kind, slot in layout.plan:
+            if kind is F.FieldKind.INT:
+                cols[name] = ints[slot]
+            elif kind is F.FieldKind.ADDR:
+                cols[name] = AddrColumn(addrs[slot], fams[slot])
+            elif kind is F.FieldKind.ENUM:
+                cols[name] = enums[slot]
+            else:
+                cols[name] = StrColumn(strs[slot], values[slot])
+        return cols
 
 
 class ChunkParser:
@@ -466,8 +590,10 @@ class ChunkParser:
 
     A parser owns C state (string dictionaries): use one per thread.  The
     C call releases the GIL, so parsers in two threads use two cores.
-    Chunks of 1-16 MiB amortise the per-call costs; the string
-    dictionaries (:class:`StrColumn` values) are per :meth:`feed`.
+    Chunks of 1-16 MiB amortise the per-call costs.  Each batch's
+    :class:`StrColumn` values hold only the values of that batch (in
+    order of first use), but the parser remembers every value it has
+    seen, so a value repeated over many feeds is decoded once.
     """
 
     def __init__(
@@ -486,57 +612,105 @@ class ChunkParser:
         self._mod = load("vpc")
         self._events = self._mod.ffi.new("pse_vpc_event_t[]", _EVENT_CAPACITY)
         self._reasons = _event_reasons(self._mod.lib)
-        # tests set this to compare the portable scanner with the SIMD one
-        self._baseline_scan = False
+        # tests set this ("portable", "avx2") to compare the C paths
+        self._simd = "best"
+        # bytes per line of the last feed (sizes the next one's arrays)
+        self._line_bytes: float | None = None
+        # output memory, reused once the batches made in it are gone
+        self._pool: ReusePool[npt.NDArray[np.uint8]] = ReusePool(
+            _empty_bytes, keep=_POOL_KEEP, slack=0.25
+        )
 
     def _layout(self, fmt: LogFormat) -> _Layout:
         layout = self._layouts.get(fmt)
         if layout is None:
-            layout = _Layout(fmt, self.max_line, baseline=self._baseline_scan)
+            layout = _Layout(fmt, self.max_line, simd=self._simd)
             self._layouts[fmt] = layout
         return layout
 
     def feed(
-        self, data: bytes | bytearray | memoryview, first_lineno: int = 1
+        self,
+        data: bytes | bytearray | memoryview,
+        first_lineno: int = 1,
+        *,
+        head: bytes | bytearray | memoryview = b"",
     ) -> ParseResult:
-        """Parse ``data``, which holds only complete lines.
+        """Parse ``head`` then ``data``, which hold only complete lines.
 
         The last line may lack its newline (end of input).  Line numbers
-        start at ``first_lineno``.
+        start at ``first_lineno``.  ``head`` (complete lines too) saves
+        the caller joining a few lines to a big zero-copy ``data``: both
+        make one batch.
         """
         ffi, lib = self._mod.ffi, self._mod.lib
-        view = memoryview(data).cast("B")
-        cbuf = ffi.from_buffer(view)
-        size = len(view)
-        total = lib.pse_vpc_count_lines(cbuf, size)
+        views = [
+            view
+            for view in (memoryview(head), memoryview(data))
+            if view.nbytes
+        ]
+        sizes = [view.nbytes for view in views]
         out = ffi.new("pse_vpc_out_t *")
         out.events = self._events
         out.ev_cap = _EVENT_CAPACITY
         out.lineno = first_lineno
         result = ParseResult(FlowBatch(self.source, 0, _NO_LINES))
         layout = self._layout(self.format)
-        seg = _Segment(layout, total, out)
+        seg = _Segment(
+            layout, self._rows_for(views, 0, 0, layout), out, self._pool
+        )
         done: list[_Part] = []
-        while True:
-            status = lib.pse_vpc_parse(layout.handle, cbuf, size, out)
-            check(self._mod, status, CoreError, "VPC tokeniser failed")
-            header = self._collect(out, view, layout, result)
-            out.n_events = 0
-            if out.stop == lib.PSE_VPC_STOP_END:
-                break
-            if out.stop == lib.PSE_VPC_STOP_ROWS:
-                raise CoreError("VPC tokeniser ran out of rows")
-            if header is not None and header != layout.format:
-                done.append(seg.finish(out.rows, view))
-                self.format = header
-                layout = self._layout(header)
-                seg = _Segment(layout, total - out.lines, out)
-        done.append(seg.finish(out.rows, view))
+        for k, view in enumerate(views):
+            view = view.cast("B")  # noqa: PLW2901 - a byte view of it
+            cbuf = ffi.from_buffer(view)
+            size = sizes[k]
+            out.pos = 0
+            while True:
+                status = lib.pse_vpc_parse(layout.handle, cbuf, size, out)
+                check(self._mod, status, CoreError, "VPC tokeniser failed")
+                header = self._collect(out, view, layout, result)
+                out.n_events = 0
+                if out.stop == lib.PSE_VPC_STOP_END:
+                    break
+                if out.stop == lib.PSE_VPC_STOP_ROWS:
+                    # the lines are shorter than guessed: room for the rest
+                    rest = size - out.pos + sum(sizes[k + 1 :])
+                    seg.grow(int(out.rows) + rest // layout.min_line + 1, out)
+                    continue
+                if header is not None and header != layout.format:
+                    done.append(seg.finish(out.rows))
+                    self.format = header
+                    layout = self._layout(header)
+                    rows = self._rows_for(views, k, out.pos, layout)
+                    seg = _Segment(layout, rows, out, self._pool)
+        done.append(seg.finish(out.rows))
+        if out.lines >= _LINES_TO_LEARN:
+            self._line_bytes = sum(sizes) / out.lines
         result.lines = out.lines
         result.ms_times = out.ms_times
         result.format = self.format
         result.batch = _assemble(self.source, done)
         return result
+
+    def _rows_for(
+        self, views: list[memoryview], k: int, pos: int, layout: _Layout
+    ) -> int:
+        """Rows to allocate for the lines from ``views[k][pos:]`` on.
+
+        Counting the lines costs a pass over the text, so only a parser's
+        first feed does it; later ones go by an earlier feed's average
+        line length (with a margin), and in the rare case that is not
+        enough the parser stops at a full segment, which grows.
+        """
+        if self._line_bytes is None:
+            ffi, lib = self._mod.ffi, self._mod.lib
+            lines = 0
+            for i, view in enumerate(views[k:]):
+                cbuf = ffi.from_buffer(view)
+                at = pos if i == 0 else 0
+                lines += lib.pse_vpc_count_lines(cbuf + at, view.nbytes - at)
+            return int(lines)
+        size = sum(view.nbytes for view in views[k:]) - pos
+        return int(size / self._line_bytes * _ROWS_MARGIN) + 64
 
     def _collect(
         self,
@@ -608,6 +782,10 @@ class ChunkParser:
 
 
 _NO_LINES: npt.NDArray[np.uint64] = np.empty(0, np.uint64)
+
+
+def _empty_bytes(nbytes: int) -> npt.NDArray[np.uint8]:
+    return np.empty(nbytes, np.uint8)
 
 
 def _shown(value: str) -> str:

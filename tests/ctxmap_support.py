@@ -13,56 +13,21 @@ from pathlib import Path
 
 from pysilk_ext.batch import FlowBatch
 from pysilk_ext.ctxmap import ContextMap, ContextMapBuilder
+from pysilk_ext.fields import DEFAULT_FORMAT
 from pysilk_ext.vpcparse import ChunkParser
+from tests.conftest import load_gen_vpclogs
 
 DATA = Path(__file__).resolve().parent / "data"
 
-# A version 5 format with every field the map reads.
+# A version 5 format with every field the map reads: the seed sample's
+# order (as the log generator knows it) without tcp-flags and
+# traffic-path, which the map does not read.
 V5 = [
-    "version",
-    "account-id",
-    "interface-id",
-    "instance-id",
-    "vpc-id",
-    "subnet-id",
-    "region",
-    "az-id",
-    "sublocation-type",
-    "sublocation-id",
-    "srcaddr",
-    "dstaddr",
-    "pkt-srcaddr",
-    "pkt-dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-    "type",
-    "flow-direction",
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
+    f
+    for f in load_gen_vpclogs().FIELDS_SEED
+    if f not in ("tcp-flags", "traffic-path")
 ]
-V2 = [
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-]
+V2 = list(DEFAULT_FORMAT)
 
 DEFAULTS = {
     "version": "5",

@@ -169,15 +169,21 @@ def test_ip_ranges_services(shared: Path) -> None:
 
 
 def test_ip_ranges_errors(tmp_path: Path) -> None:
-    """A broken ip-ranges file is a named error."""
+    """A broken ip-ranges file is a named error, worded as the context
+    map's (one parser), naming the file and the entry."""
     bad = tmp_path / "r.json"
     bad.write_text("{not json")
-    with pytest.raises(ConvertError, match="Invalid ip-ranges file"):
+    with pytest.raises(ConvertError, match="Invalid ip-ranges file") as exc:
         load_aws_ranges(bad)
+    assert str(bad) == exc.value.path
     bad.write_text(
         '{"prefixes": [{"ip_prefix": "1.2.3.400/8", "service": "S3"}]}'
     )
     with pytest.raises(
-        ConvertError, match=r"Invalid network '1\.2\.3\.400/8'"
+        ConvertError,
+        match=r"^'.*r\.json': prefixes\[0\]: Invalid ip_prefix "
+        r"'1\.2\.3\.400/8'$",
     ):
         load_aws_ranges(bad)
+    with pytest.raises(ConvertError, match="No such file or directory"):
+        load_aws_ranges(tmp_path / "missing.json")

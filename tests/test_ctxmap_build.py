@@ -16,6 +16,7 @@ from pysilk_ext.ctxmap import (
     merge,
 )
 from pysilk_ext.errors import ContextMapError
+from tests.conftest import SEED_INTERNAL, SEED_S3
 from tests.ctxmap_support import (
     DATA,
     V2,
@@ -26,24 +27,11 @@ from tests.ctxmap_support import (
     rec,
 )
 
-SEED_S3 = [
-    "16.182.72.112",
-    "52.216.215.0",
-    "52.217.111.214",
-    "52.217.118.120",
-    "52.217.170.248",
-    "52.217.99.126",
-    "54.231.135.64",
-    "54.231.139.192",
-]
-SEED_INTERNAL = {
-    "az-id": "use1-az2",
-    "instance-id": "i-0826dea5238644ce7",
-    "interface-id": "eni-0ffa7e54f1ae8fa1b",
-    "region": "us-east-1",
-    "subnet-id": "subnet-0d7d9632ca72baf2",
-    "account-id": "904652123456",
-    "vpc-id": "vpc-0844e5fb7dab616dd",
+#: What the map answers for the seed's internal address (no sublocation).
+SEED_FIELDS = {
+    k: v
+    for k, v in SEED_INTERNAL.items()
+    if k not in ("address", "sublocation-id")
 }
 SEED_T = 1690329610
 
@@ -79,7 +67,7 @@ def test_seed_internal_labels(seed_map) -> None:
     region, subnet, account, VPC, no sublocation; first/last seen are the
     records' start/end."""
     (result,) = seed_map.lookup(["10.1.1.50"], at=SEED_T)
-    expected = dict(SEED_INTERNAL, type="IPv4")
+    expected = dict(SEED_FIELDS, type="IPv4")
     assert expected == result.fields
     binding = result.bindings["interface"]
     assert (1690329606, 1690329625) == (binding.first_seen, binding.last_seen)

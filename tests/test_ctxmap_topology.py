@@ -9,12 +9,9 @@ can show, with its exact first/last seen.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,28 +22,12 @@ from pysilk_ext.ctxmap import (
     ContextMapBuilder,
     diff,
 )
+from tests.conftest import load_gen_vpclogs
 from tests.ctxmap_support import parse_file
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _generator() -> ModuleType:
-    """benchmarks/gen_vpclogs.py (a script, not a package module)."""
-    name = "gen_vpclogs"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = REPO / "benchmarks" / "gen_vpclogs.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def _generate(out: Path, shared: Path, **kw: Any) -> dict[str, Any]:
-    gen = _generator()
+    gen = load_gen_vpclogs()
     res = gen.generate(out, ip_ranges=shared / "data" / "ip-ranges.json", **kw)
     return json.loads(res.truth_path.read_text())
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -148,3 +149,23 @@ def test_c_codes_match_fields_table() -> None:
                 lib, f"PSE_VPC_{prefix}_{member.name}"
             )
     assert 2**31 - 1 == lib.PSE_VPC_SECONDS_MAX
+
+
+def test_silk_targets_come_from_the_converter() -> None:
+    """The table keeps no SiLK-target notes of its own: where a field
+    lives after conversion is convert.mapping's answer (one source, next
+    to the code that places it), e.g. pkt-* in sIP/dIP, traffic-path in
+    ``out``."""
+    from pysilk_ext.convert.mapping import placement
+
+    assert "silk" not in {f.name for f in dataclasses.fields(F.FieldSpec)}
+    silk = {
+        name: placement(F.field(name)).silk
+        for name in ("pkt-srcaddr", "pkt-dstaddr", "srcaddr", "traffic-path")
+    }
+    assert {
+        "pkt-srcaddr": "sIP",
+        "pkt-dstaddr": "dIP",
+        "srcaddr": "sIP / nhIP",
+        "traffic-path": "out",
+    } == silk

@@ -8,27 +8,20 @@ the reverse; ``podchecker`` finds no error.
 
 from __future__ import annotations
 
-import importlib
 import re
 import shutil
 import subprocess
-import tomllib
 
 import pytest
 
-from tests.conftest import REPO
-
-with (REPO / "pyproject.toml").open("rb") as _fh:
-    SCRIPTS: dict[str, str] = tomllib.load(_fh)["project"]["scripts"]
+from tests.conftest import REPO, SCRIPTS, script_main
 
 ITEM_RE = re.compile(r"^=item B<(--[a-z0-9-]+)>", re.MULTILINE)
 HELP_RE = re.compile(r"^(--[a-z0-9-]+) (?:No|Req|Opt) Arg\.", re.MULTILINE)
 
 
 def _help_switches(name: str, capsys: pytest.CaptureFixture[str]) -> set[str]:
-    module, _, func = SCRIPTS[name].partition(":")
-    main = getattr(importlib.import_module(module), func)
-    assert 0 == main(["--help"])
+    assert 0 == script_main(name)(["--help"])
     return set(HELP_RE.findall(capsys.readouterr().out))
 
 

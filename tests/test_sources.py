@@ -53,8 +53,8 @@ def chunks_of(evs: list[object]) -> list[S.LineChunk]:
 
 
 def joined(evs: list[object]) -> bytes:
-    """The text of every chunk, in order."""
-    return b"".join(bytes(c.data) for c in chunks_of(evs))
+    """The text of every chunk (head, then data), in order."""
+    return b"".join(bytes(c.head) + bytes(c.data) for c in chunks_of(evs))
 
 
 # -- S3 keys -------------------------------------------------------------
@@ -262,14 +262,34 @@ def test_plain_text_chunks(tmp_path: Path) -> None:
     lineno = 1
     for chunk in chunks:
         assert lineno == chunk.first_lineno
-        assert bytes(chunk.data).endswith(b"\n")
-        lineno += bytes(chunk.data).count(b"\n")
+        text = bytes(chunk.head) + bytes(chunk.data)
+        assert text.endswith(b"\n")
+        lineno += text.count(b"\n")
     opened = evs[0]
     closed = evs[-1]
     assert isinstance(opened, S.SourceOpened)
     assert ("text", False) == (opened.container, opened.framed)
     assert isinstance(closed, S.SourceClosed)
     assert (len(data) - 1, 501) == (closed.bytes_in, closed.lines)
+
+
+def test_line_across_blocks_is_the_head_of_the_next_chunk(
+    tmp_path: Path,
+) -> None:
+    """A block read makes one chunk: the line cut by the block boundary
+    travels (copied) as the head of the next block's lines, instead of
+    becoming a one-line chunk of its own."""
+    path = tmp_path / "flows.log"
+    data = v2_text(500)
+    path.write_bytes(data)
+    chunks = chunks_of(events(path, chunk_size=4096))
+    assert -(-len(data) // 4096) == len(chunks)
+    heads = [bytes(c.head) for c in chunks]
+    assert b"" == heads[0]
+    cut = [h for h in heads if h]  # a block may end right after a line
+    assert len(cut) > len(chunks) // 2
+    assert all(h.endswith(b"\n") and h.count(b"\n") == 1 for h in cut)
+    assert data == joined(events(path, chunk_size=4096))
 
 
 def test_gzip_by_magic_not_name(tmp_path: Path) -> None:
@@ -649,7 +669,7 @@ def test_small_reads_gathered_and_long_lines_cut() -> None:
     evs = events("-", stdin=_Trickle(data, 97), chunk_size=8192, max_line=1000)
     chunks = chunks_of(evs)
     assert 1 < len(chunks) < 10
-    assert all(len(c.data) < 2 * 8192 for c in chunks)
+    assert all(len(c.head) + len(c.data) < 2 * 8192 for c in chunks)
     # shorter than a chunk: passed whole; longer: cut (the parser flags
     # both as too long)
     expected = data.replace(b"z" * 30000, b"z" * 1001)

@@ -161,14 +161,54 @@ def usage_error(prog: str, message: str) -> int:
     return EXIT_FAILURE
 
 
+def bind_optional_values(
+    argv: Sequence[str], switches: dict[str, str]
+) -> list[str]:
+    """Give optional-argument switches their value only through ``=``.
+
+    SiLK documents ``--delimited[=C]``: a following word is an input
+    file, never the switch's value (argparse would take it).  A bare
+    switch (or a unique abbreviation of it) gets its default value;
+    ``switches`` maps each such switch to that value.
+    """
+    out: list[str] = []
+    for arg in argv:
+        if arg == "--":
+            out.extend(argv[len(out) :])
+            break
+        bound = arg
+        for name, default in switches.items():
+            if "=" not in arg and len(arg) > 2 and name.startswith(arg):
+                bound = f"{name}={default}"
+                break
+        out.append(bound)
+    return out
+
+
+def optional_value_switches(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """The parser's ``--switch[=VALUE]`` switches and their bare values."""
+    return {
+        name: action.const
+        for action in parser._actions
+        if action.nargs == "?"
+        for name in action.option_strings
+        if name.startswith("--")
+    }
+
+
 def parse(
     parser: SilkArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace | int:
     """Parse ``argv``; return the namespace or an exit status.
 
     ``--help`` and ``--version`` are handled here (stdout, status 0).
+    A switch with an optional value takes it only as ``--switch=VALUE``
+    (:func:`bind_optional_values`), for every command.
     """
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = bind_optional_values(
+        list(sys.argv[1:] if argv is None else argv),
+        optional_value_switches(parser),
+    )
     try:
         ns = parser.parse_args(args_list)
     except UsageError as exc:
@@ -180,6 +220,19 @@ def parse(
         sys.stdout.write(parser.version_text())
         return EXIT_OK
     return ns
+
+
+def parse_and_run(
+    parser: SilkArgumentParser,
+    argv: Sequence[str] | None,
+    body: Callable[[argparse.Namespace], int],
+) -> int:
+    """A command's whole ``main``: :func:`parse` ``argv``, then
+    :func:`run` ``body`` with the namespace; return the exit status."""
+    ns = parse(parser, argv)
+    if isinstance(ns, int):
+        return ns
+    return run(parser.prog, lambda: body(ns))
 
 
 def run(prog: str, body: Callable[[], int]) -> int:

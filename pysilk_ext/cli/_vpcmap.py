@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""Pieces shared by the rwvpcmap* commands: switch values, text tables,
-timestamps, progress.
+"""Pieces shared by the rwvpcmap* commands: switch values, timestamps,
+progress, reading logs into a map.
 
 Why here and not in each command: rwvpcmapcat and rwvpcmaplookup print
 the same kind of table with the same switches (``--fields``,
-``--no-titles``, ``--delimited``, ``--timestamp-format``...), and
-rwvpcmapbuild and rwvpcmapdiff read logs with the same switches; one
-definition keeps the four commands' behaviour and messages identical.
+``--timestamp-format`` and the layout switches of :mod:`._text`), and
+rwvpcmapbuild and rwvpcmapdiff read logs with the same switches (the
+reader's from :mod:`._switches`, plus the inventories and ip-ranges);
+one definition keeps the four commands' behaviour and messages
+identical.
 """
 
 from __future__ import annotations
@@ -22,23 +24,27 @@ from dataclasses import dataclass
 from typing import IO, Any, ClassVar, TextIO
 
 from pysilk_ext.cli._app import UsageError
-from pysilk_ext.cli.rwvpcstats import parse_date
+from pysilk_ext.cli._switches import (
+    Once,
+    add_bad_input_switches,
+    add_log_format_switch,
+    add_selection_switches,
+    reader_options,
+)
+from pysilk_ext.cli._text import add_layout_switches
 from pysilk_ext.ctxmap import ContextMapBuilder
 from pysilk_ext.ctxmap.model import parse_time
-from pysilk_ext.errors import ContextMapError, VpcParseError
+from pysilk_ext.errors import ContextMapError
 from pysilk_ext.reader import ReaderStats, VpcReader
-from pysilk_ext.vpcparse import BadLine, LogFormat
+from pysilk_ext.vpcparse import BadLine
 
 __all__ = [
     "NO_VALUE",
     "LogOptions",
-    "Once",
     "Progress",
-    "TextTable",
     "TimestampFormat",
     "add_log_switches",
     "add_text_switches",
-    "check_char",
     "check_new_file",
     "clobber_allowed",
     "ingest_logs",
@@ -47,31 +53,12 @@ __all__ = [
     "parse_log_switches",
     "parse_time_switch",
     "parse_vpc",
-    "text_table",
     "timestamp_format",
 ]
 
 NO_VALUE = "-"
 _VPC = re.compile(r"^vpc-[0-9a-f]{1,17}$")
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 TIME_FORMS = "YYYY/MM/DD[Thh[:mm[:ss]]] (UTC) or epoch seconds"
-
-
-class Once(argparse.Action):
-    """Store a value; a second use of the switch is an error (SiLK)."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        if getattr(namespace, self.dest, None) is not None:
-            name = self.option_strings[0].lstrip("-")
-            raise UsageError(f"Invalid {name}: Switch used multiple times")
-        setattr(namespace, self.dest, values)
 
 
 # -- switch values ------------------------------------------------------------
@@ -102,13 +89,6 @@ def parse_vpc(switch: str, text: str) -> str:
         raise UsageError(
             f"Invalid {switch} '{text}': Expected vpc-<hex digits>"
         )
-    return value
-
-
-def check_char(switch: str, value: str | None) -> str | None:
-    """A one-character separator switch (or None)."""
-    if value is not None and len(value) != 1:
-        raise UsageError(f"Invalid {switch} '{value}': Expected one character")
     return value
 
 
@@ -209,45 +189,7 @@ class TimestampFormat:
         return when.strftime(self._FORMS[self.form])
 
 
-# -- tables ------------------------------------------------------------------
-
-
-class TextTable:
-    """SiLK's text columns: right-justified to fixed widths, a separator
-    after every column (also the last, unless ``final_delimiter`` is
-    false); ``delimited``: no padding and no final separator.
-
-    Widths are fixed before the first row (a longer value pushes the rest
-    of its line right, as in rwcut), so a table of any length streams.
-    """
-
-    def __init__(
-        self,
-        titles: Sequence[str],
-        widths: Sequence[int],
-        *,
-        separator: str = "|",
-        delimited: bool = False,
-        final_delimiter: bool = True,
-    ) -> None:
-        self.titles = list(titles)
-        self.widths = [
-            max(w, len(t)) for w, t in zip(widths, titles, strict=True)
-        ]
-        self.separator = separator
-        self.delimited = delimited
-        self.final = separator if final_delimiter and not delimited else ""
-
-    def line(self, cells: Sequence[str]) -> str:
-        """One output line (with its newline)."""
-        if self.delimited:
-            return self.separator.join(cells) + "\n"
-        padded = [c.rjust(w) for c, w in zip(cells, self.widths, strict=True)]
-        return self.separator.join(padded) + self.final + "\n"
-
-    def title_line(self) -> str:
-        """The line of column titles."""
-        return self.line(self.titles)
+# -- text switches ----------------------------------------------------------
 
 
 def add_text_switches(
@@ -265,46 +207,7 @@ def add_text_switches(
         "iso, m/d/y or epoch, optionally with ',utc' or ',local'. "
         "Def. $SILK_TIMESTAMP_FORMAT or default,utc",
     )
-    parser.add_argument(
-        "--no-titles",
-        action="store_true",
-        help="Do not print the column titles",
-    )
-    parser.add_argument(
-        "--delimited",
-        nargs="?",
-        const="|",
-        default=None,
-        metavar="C",
-        help="Shortcut for no column padding, no final delimiter and "
-        "--column-separator=C. Def. |",
-    )
-    parser.add_argument(
-        "--column-separator",
-        action=Once,
-        metavar="C",
-        help="Use this character between columns. Def. |",
-    )
-    parser.add_argument(
-        "--no-final-delimiter",
-        action="store_true",
-        help="Do not print the column separator after the last column",
-    )
-
-
-def text_table(
-    ns: argparse.Namespace, titles: Sequence[str], widths: Sequence[int]
-) -> TextTable:
-    """The table the text switches ask for."""
-    check_char("delimited", ns.delimited)
-    check_char("column-separator", ns.column_separator)
-    return TextTable(
-        titles,
-        widths,
-        separator=ns.delimited or ns.column_separator or "|",
-        delimited=ns.delimited is not None,
-        final_delimiter=not ns.no_final_delimiter,
-    )
+    add_layout_switches(parser)
 
 
 def timestamp_format(ns: argparse.Namespace) -> TimestampFormat:
@@ -364,54 +267,9 @@ def add_log_switches(parser: argparse.ArgumentParser) -> None:
         help="Use this AWS ip-ranges.json as the base layer (prefix -> "
         "service, region, border group); the newest syncToken wins",
     )
-    parser.add_argument(
-        "--log-format",
-        action=Once,
-        metavar="FORMAT",
-        help="Parse records without a header line with this format: "
-        "AWS's '${version} ${account-id} ...' string or a list of field "
-        "names. Def. the header line, else the version 2 default format",
-    )
-    parser.add_argument(
-        "--account",
-        action=Once,
-        metavar="ACCOUNTS",
-        help="Read only objects whose S3 key names one of these "
-        "comma-separated 12-digit account ids",
-    )
-    parser.add_argument(
-        "--region",
-        action=Once,
-        metavar="REGIONS",
-        help="Read only objects whose S3 key names one of these "
-        "comma-separated regions",
-    )
-    parser.add_argument(
-        "--start-date",
-        action=Once,
-        metavar="YYYY/MM/DD[:HH]",
-        help="Read only objects whose S3 key time is at or after this "
-        "UTC day or hour",
-    )
-    parser.add_argument(
-        "--end-date",
-        action=Once,
-        metavar="YYYY/MM/DD[:HH]",
-        help="Read only objects whose S3 key time is before the end of "
-        "this UTC day or hour",
-    )
-    parser.add_argument(
-        "--bad-input-lines",
-        action=Once,
-        metavar="PATH",
-        help="Write each bad input line to this file as "
-        "PATH:LINE:REASON:TEXT ('stdout' and 'stderr' allowed)",
-    )
-    parser.add_argument(
-        "--stop-on-error",
-        action="store_true",
-        help="Stop at the first bad input line and exit with an error",
-    )
+    add_log_format_switch(parser)
+    add_selection_switches(parser)
+    add_bad_input_switches(parser)
     parser.add_argument(
         "--print-filenames",
         action="store_true",
@@ -422,16 +280,6 @@ def add_log_switches(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="Print each bad line's reason to the standard error",
     )
-
-
-def _split(
-    switch: str, text: str, pattern: re.Pattern[str], what: str
-) -> list[str]:
-    items = [t.strip() for t in text.split(",")]
-    for item in items:
-        if not pattern.match(item):
-            raise UsageError(f"Invalid {switch} '{item}': Expected {what}")
-    return items
 
 
 @dataclass(slots=True)
@@ -451,52 +299,7 @@ def parse_log_switches(ns: argparse.Namespace) -> LogOptions:
     Raises:
         UsageError: a malformed value or conflicting switches.
     """
-    if ns.stop_on_error and ns.bad_input_lines is not None:
-        raise UsageError(
-            "May not use --stop-on-error when --bad-input-lines is specified"
-        )
-    log_format = None
-    if ns.log_format is not None:
-        try:
-            log_format = LogFormat.parse(ns.log_format)
-        except VpcParseError as exc:
-            detail = str(exc).split(": ", 1)[-1]
-            raise UsageError(
-                f"Invalid log-format '{ns.log_format}': {detail}"
-            ) from exc
-    start = end = None
-    if ns.start_date is not None:
-        start = parse_date("start-date", ns.start_date, end=False)
-    if ns.end_date is not None:
-        end = parse_date("end-date", ns.end_date, end=True)
-        if start is not None and end <= start:
-            raise UsageError(
-                f"Invalid end-date '{ns.end_date}': Ends before the start-date"
-            )
-    reader = {
-        "log_format": log_format,
-        "accounts": (
-            _split(
-                "account", ns.account, _ACCOUNT, "a 12-digit AWS account id"
-            )
-            if ns.account is not None
-            else None
-        ),
-        "regions": (
-            _split(
-                "region",
-                ns.region,
-                _REGION,
-                "an AWS region name such as 'us-east-1'",
-            )
-            if ns.region is not None
-            else None
-        ),
-        "start": start,
-        "end": end,
-        "bad_lines_path": ns.bad_input_lines,
-        "stop_on_error": ns.stop_on_error,
-    }
+    reader = reader_options(ns)
     eni_time = (
         parse_time_switch("eni-time", ns.eni_time)
         if ns.eni_time is not None

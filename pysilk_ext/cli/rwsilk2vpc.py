@@ -31,13 +31,11 @@ from pysilk_ext.cli._app import (
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
-    parse,
+    parse_and_run,
     print_error,
-    run,
     stdin_is_terminal_error,
 )
-from pysilk_ext.cli.rwvpc2silk import _check_choice
-from pysilk_ext.cli.rwvpcstats import _Once
+from pysilk_ext.cli._switches import Once, check_choice
 from pysilk_ext.convert import MapContext, VpcTextFormatter, load_config
 from pysilk_ext.convert import layout as L
 from pysilk_ext.convert.config import ConvertConfig, SensorPolicy
@@ -71,7 +69,7 @@ def build_parser() -> SilkArgumentParser:
     add = p.add_argument
     add(
         "--map",
-        action=_Once,
+        action=Once,
         metavar="MAP",
         help="Take the interfaces' cloud fields (account, VPC, subnet, "
         "instance, region, AZ, ...) and AWS-service names from this "
@@ -79,7 +77,7 @@ def build_parser() -> SilkArgumentParser:
     )
     add(
         "--site-config-file",
-        action=_Once,
+        action=Once,
         metavar="FILE",
         help="Name sensors and flowtypes from this silk.conf (the one "
         "rwvpc2silk added the sensors to). Def. $SILK_CONFIG_FILE, else "
@@ -87,28 +85,28 @@ def build_parser() -> SilkArgumentParser:
     )
     add(
         "--output-path",
-        action=_Once,
+        action=Once,
         metavar="PATH",
         help="Write the text to this file ('-' or 'stdout' for the "
         "standard output). Def. stdout",
     )
     add(
         "--fields",
-        action=_Once,
+        action=Once,
         metavar="FIELDS",
         help="Write these VPC fields, comma-separated, in this order. "
         "Def. every field of versions 2-5",
     )
     add(
         "--config-file",
-        action=_Once,
+        action=Once,
         metavar="YAML",
         help="Read the type names and the sensor policy from this "
         "rwvpc2silk configuration file",
     )
     add(
         "--sensor-policy",
-        action=_Once,
+        action=Once,
         metavar="POLICY",
         help="What a sensor stands for: interface, subnet, vpc or account "
         "(as given to rwvpc2silk). Def. the configuration's, else "
@@ -203,10 +201,7 @@ def defer_pieces(batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run rwsilk2vpc; return the exit status."""
-    ns = parse(build_parser(), argv)
-    if isinstance(ns, int):
-        return ns
-    return run(PROG, lambda: _body(ns))
+    return parse_and_run(build_parser(), argv, _body)
 
 
 def _body(ns: argparse.Namespace) -> int:
@@ -215,7 +210,7 @@ def _body(ns: argparse.Namespace) -> int:
         if ns.fields is not None
         else DEFAULT_OUTPUT_FIELDS
     )
-    _check_choice(
+    check_choice(
         "sensor-policy", ns.sensor_policy, [s.value for s in SensorPolicy]
     )
     files: list[str] = ns.files

@@ -40,24 +40,32 @@ from pysilk_ext.cli._app import (
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
-    parse,
+    parse_and_run,
     print_error,
-    run,
     stdin_is_terminal_error,
+)
+from pysilk_ext.cli._scaleout import (
+    ScaledConversion,
+    ScaleOut,
+    add_scaleout_switches,
+    conversion_settings,
+    outcome_records,
+    report_failed,
+    scaleout_from,
+)
+from pysilk_ext.cli._switches import (
+    Once,
+    add_bad_input_switches,
+    add_log_format_switch,
+    add_selection_switches,
+    check_choice,
+    reader_options,
 )
 from pysilk_ext.cli._vpcsinks import (
     FileSink,
     Progress,
     RepositorySink,
     bound_heap,
-)
-from pysilk_ext.cli.rwvpcstats import (
-    _ACCOUNT,
-    _REGION,
-    _Once,
-    _split_list,
-    bind_optional_values,
-    parse_date,
 )
 from pysilk_ext.convert import Converter, MapContext, load_config
 from pysilk_ext.convert.awsranges import load_aws_ranges
@@ -72,7 +80,8 @@ from pysilk_ext.ctxmap import ContextMap
 from pysilk_ext.errors import ConvertError, PysilkExtError, VpcParseError
 from pysilk_ext.reader import VpcReader
 from pysilk_ext.s3keys import KeyFilter
-from pysilk_ext.silkfmt.header import compression_from_name
+from pysilk_ext.silkfmt.compression import ZLIB_LEVELS
+from pysilk_ext.silkfmt.header import Compression, compression_from_name
 from pysilk_ext.silkfmt.siteconf import SiteConfig, load_siteconf
 from pysilk_ext.vpcparse import BadLine, LogFormat
 
@@ -83,6 +92,9 @@ PROG = "rwvpc2silk"
 BUNDLED_SILK_CONF = Path(__file__).resolve().parents[2] / "share" / "silk.conf"
 
 _BYTE_ORDERS = ("native", "little", "big")
+#: zlib level without --compression-level: as small as SiLK's own zlib
+#: output, three times faster with libdeflate.
+DEFAULT_ZLIB_LEVEL = 6
 
 
 class _Append(argparse.Action):
@@ -114,35 +126,35 @@ def build_parser() -> SilkArgumentParser:
     add = p.add_argument
     add(
         "--output-path",
-        action=_Once,
+        action=Once,
         metavar="PATH",
         help="Write the SiLK records to this file ('-' or 'stdout' for "
         "the standard output). Def. stdout",
     )
     add(
         "--root-directory",
-        action=_Once,
+        action=Once,
         metavar="DIR",
         help="Write the records into the SiLK repository rooted here, one "
         "file per flowtype, sensor and UTC hour, as rwflowpack does",
     )
     add(
         "--site-config-file",
-        action=_Once,
+        action=Once,
         metavar="FILE",
         help="Use this silk.conf and add new sensors to it. Def. "
         "$SILK_CONFIG_FILE, else ROOT/silk.conf with --root-directory",
     )
     add(
         "--action",
-        action=_Once,
+        action=Once,
         metavar="ACTION",
         help="Convert the records of this action: reject, accept or all. "
         "Def. the configuration's, else reject",
     )
     add(
         "--map",
-        action=_Once,
+        action=Once,
         metavar="MAP",
         help="Classify with this cloud-context map (rwvpcmapbuild): "
         "internal and AWS-service addresses, sensors of subnet/VPC/"
@@ -150,21 +162,21 @@ def build_parser() -> SilkArgumentParser:
     )
     add(
         "--config-file",
-        action=_Once,
+        action=Once,
         metavar="YAML",
         help="Read the conversion settings (networks, sensors, class/type "
         "rules, de-duplication) from this file (share/rwvpc2silk.yaml)",
     )
     add(
         "--ip-ranges",
-        action=_Once,
+        action=Once,
         metavar="FILE",
         help="Treat the service prefixes of this AWS ip-ranges.json as "
         "AWS-service addresses (int2aws/aws2int)",
     )
     add(
         "--sensor-policy",
-        action=_Once,
+        action=Once,
         metavar="POLICY",
         help="Make one SiLK sensor per interface, subnet, vpc or account. "
         "Def. the configuration's, else interface",
@@ -175,64 +187,26 @@ def build_parser() -> SilkArgumentParser:
         help="Remove the second copy of a flow logged on two monitored "
         "interfaces",
     )
-    add(
-        "--log-format",
-        action=_Once,
-        metavar="FORMAT",
-        help="Parse records without a header line with this format: AWS's "
-        "'${version} ${account-id} ...' string or a list of field names. "
-        "Def. the header line, else the version 2 default format",
-    )
-    add(
-        "--account",
-        action=_Once,
-        metavar="ACCOUNTS",
-        help="Read only objects whose S3 key names one of these "
-        "comma-separated 12-digit account ids",
-    )
-    add(
-        "--region",
-        action=_Once,
-        metavar="REGIONS",
-        help="Read only objects whose S3 key names one of these "
-        "comma-separated regions",
-    )
-    add(
-        "--start-date",
-        action=_Once,
-        metavar="YYYY/MM/DD[:HH]",
-        help="Read only objects whose S3 key time is at or after this UTC "
-        "day or hour",
-    )
-    add(
-        "--end-date",
-        action=_Once,
-        metavar="YYYY/MM/DD[:HH]",
-        help="Read only objects whose S3 key time is before the end of "
-        "this UTC day or hour",
-    )
-    add(
-        "--bad-input-lines",
-        action=_Once,
-        metavar="PATH",
-        help="Write each bad input line to this file as "
-        "PATH:LINE:REASON:TEXT ('stdout' and 'stderr' allowed)",
-    )
-    add(
-        "--stop-on-error",
-        action="store_true",
-        help="Stop at the first bad input line and exit with an error",
-    )
+    add_log_format_switch(p)
+    add_selection_switches(p)
+    add_bad_input_switches(p)
     add(
         "--compression-method",
-        action=_Once,
+        action=Once,
         metavar="METHOD",
         help="Compress new files with none, zlib, lzo1x, snappy or best "
         "(= lzo1x). Def. $SILK_COMPRESSION_METHOD, else none",
     )
     add(
+        "--compression-level",
+        action=Once,
+        metavar="LEVEL",
+        help="Compress zlib blocks at this level, 1 (fastest) to 12 "
+        "(smallest); SiLK reads every level. Def. 6",
+    )
+    add(
         "--byte-order",
-        action=_Once,
+        action=Once,
         metavar="ENDIAN",
         help="Write new files in native, little or big byte order. "
         "Def. native",
@@ -293,6 +267,7 @@ def build_parser() -> SilkArgumentParser:
         help="Print each bad line's reason, each input skipped as already "
         "converted, and each sensor added to the standard error",
     )
+    add_scaleout_switches(p)
     add("files", nargs="*", help=argparse.SUPPRESS)
     return p
 
@@ -327,13 +302,8 @@ class Options:
     progress: bool
     bad_input_lines: str | None
     stop_on_error: bool
-
-
-def _check_choice(switch: str, value: str | None, allowed: list[str]) -> None:
-    """Raise SiLK's usage error for a value not in ``allowed``."""
-    if value is not None and value not in allowed:
-        names = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
-        raise UsageError(f"Invalid {switch} '{value}': Expected {names}")
+    scale: ScaleOut = field(default_factory=ScaleOut)
+    compression_level: int | None = None
 
 
 def _is_stdout(name: str | None) -> bool:
@@ -353,6 +323,29 @@ def _compression(text: str | None) -> int:
             f"Invalid compression-method '{text or name}': Unknown "
             "compression method"
         ) from exc
+
+
+def _compression_level(text: str | None, compression: int) -> int | None:
+    """The zlib level to write with (None when not compressing with zlib)."""
+    if compression != Compression.ZLIB:
+        if text is not None:
+            raise UsageError(
+                "May not use --compression-level unless the compression "
+                "method is zlib"
+            )
+        return None
+    if text is None:
+        return DEFAULT_ZLIB_LEVEL
+    try:
+        level = int(text)
+    except ValueError:
+        level = 0
+    if level not in ZLIB_LEVELS:
+        raise UsageError(
+            f"Invalid compression-level '{text}': Expected an integer "
+            f"between {ZLIB_LEVELS.start} and {ZLIB_LEVELS.stop - 1}"
+        )
+    return level
 
 
 def _read_note_file(path: str) -> str:
@@ -387,10 +380,7 @@ def options_from(ns: argparse.Namespace, argv: Sequence[str]) -> Options:
     Raises:
         UsageError: a bad value or combination (SiLK's usage error).
     """
-    if ns.stop_on_error and ns.bad_input_lines is not None:
-        raise UsageError(
-            "May not use --stop-on-error when --bad-input-lines is specified"
-        )
+    reader = reader_options(ns)
     if ns.root_directory is not None and ns.output_path is not None:
         raise UsageError(
             "May not use --output-path when --root-directory is specified"
@@ -406,44 +396,12 @@ def options_from(ns: argparse.Namespace, argv: Sequence[str]) -> Options:
         raise UsageError(
             f"Invalid byte-order '{ns.byte_order}': Unrecognized value"
         )
-    _check_choice("action", ns.action, [a.value for a in ActionSelection])
-    _check_choice(
+    check_choice("action", ns.action, [a.value for a in ActionSelection])
+    check_choice(
         "sensor-policy", ns.sensor_policy, [s.value for s in SensorPolicy]
     )
     compression = _compression(ns.compression_method)
-    log_format = None
-    if ns.log_format is not None:
-        try:
-            log_format = LogFormat.parse(ns.log_format)
-        except VpcParseError as exc:
-            detail = str(exc).split(": ", 1)[-1]
-            raise UsageError(
-                f"Invalid log-format '{ns.log_format}': {detail}"
-            ) from exc
-    accounts = (
-        _split_list(
-            "account", ns.account, _ACCOUNT, "a 12-digit AWS account id"
-        )
-        if ns.account is not None
-        else None
-    )
-    regions = (
-        _split_list(
-            "region", ns.region, _REGION, "an AWS region name such as "
-            "'us-east-1'"
-        )
-        if ns.region is not None
-        else None
-    )  # fmt: skip
-    start = end = None
-    if ns.start_date is not None:
-        start = parse_date("start-date", ns.start_date, end=False)
-    if ns.end_date is not None:
-        end = parse_date("end-date", ns.end_date, end=True)
-        if start is not None and end <= start:
-            raise UsageError(
-                f"Invalid end-date '{ns.end_date}': Ends before the start-date"
-            )
+    compression_level = _compression_level(ns.compression_level, compression)
     config = (
         load_config(ns.config_file)
         if ns.config_file is not None
@@ -498,12 +456,20 @@ def options_from(ns: argparse.Namespace, argv: Sequence[str]) -> Options:
         notes=notes,
         invocation=invocation,
         key_filter=KeyFilter(
-            accounts=frozenset(accounts) if accounts is not None else None,
-            regions=frozenset(regions) if regions is not None else None,
-            start=start,
-            end=end,
+            accounts=(
+                frozenset(reader["accounts"])
+                if reader["accounts"] is not None
+                else None
+            ),
+            regions=(
+                frozenset(reader["regions"])
+                if reader["regions"] is not None
+                else None
+            ),
+            start=reader["start"],
+            end=reader["end"],
         ),
-        log_format=log_format,
+        log_format=reader["log_format"],
         map_path=ns.map,
         ip_ranges=ns.ip_ranges,
         stats_path=stats_path,
@@ -514,6 +480,8 @@ def options_from(ns: argparse.Namespace, argv: Sequence[str]) -> Options:
         progress=not ns.no_progress,
         bad_input_lines=ns.bad_input_lines,
         stop_on_error=ns.stop_on_error,
+        scale=scaleout_from(ns),
+        compression_level=compression_level,
     )
 
 
@@ -583,14 +551,8 @@ class RunStats:
 def main(argv: list[str] | None = None) -> int:
     """Run rwvpc2silk; return the exit status."""
     bound_heap()
-    parser = build_parser()
     args = list(sys.argv[1:] if argv is None else argv)
-    ns = parse(
-        parser, bind_optional_values(args, {"--print-statistics": "stderr"})
-    )
-    if isinstance(ns, int):
-        return ns
-    return run(PROG, lambda: _body(ns, args))
+    return parse_and_run(build_parser(), args, lambda ns: _body(ns, args))
 
 
 def _body(ns: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -688,6 +650,7 @@ def _convert(opts: Options, stack: ExitStack) -> int:
                 opts.site_path,
                 byte_order=opts.byte_order,
                 compression=opts.compression,
+                compression_level=opts.compression_level,
             )
         else:
             sink = FileSink(
@@ -696,6 +659,7 @@ def _convert(opts: Options, stack: ExitStack) -> int:
                 compression=opts.compression,
                 invocation=opts.invocation,
                 notes=opts.notes,
+                compression_level=opts.compression_level,
             )
 
     progress = Progress(
@@ -714,14 +678,36 @@ def _convert(opts: Options, stack: ExitStack) -> int:
             progress.clear()
             err.write(f"{name}\n")
 
-    reader = VpcReader(
-        plan.inputs,
-        log_format=opts.log_format,
-        bad_lines_path=opts.bad_input_lines,
-        stop_on_error=opts.stop_on_error,
-        on_bad_line=on_bad if opts.verbose else None,
-        on_open=on_open,
-    )
+    reader: VpcReader | ScaledConversion
+    if opts.scale.parallel:  # workers convert; records come back in order
+        reader = ScaledConversion(
+            opts.scale,
+            plan.inputs,
+            conversion_settings(
+                opts.scale,
+                config=opts.config,
+                site=site,
+                map_path=opts.map_path,
+                aws_ranges=conv.aws_ranges,
+                log_format=opts.log_format,
+                stop_on_error=opts.stop_on_error,
+                keep_bad_lines=opts.verbose or bool(opts.bad_input_lines),
+            ),
+            conv,
+            bad_lines_path=opts.bad_input_lines,
+            on_bad_line=on_bad if opts.verbose else None,
+        )
+        convert: Any = outcome_records
+    else:
+        reader = VpcReader(
+            plan.inputs,
+            log_format=opts.log_format,
+            bad_lines_path=opts.bad_input_lines,
+            stop_on_error=opts.stop_on_error,
+            on_bad_line=on_bad if opts.verbose else None,
+            on_open=on_open,
+        )
+        convert = conv.convert
     done_inputs = 0
     sensors_known = 0
 
@@ -736,12 +722,14 @@ def _convert(opts: Options, stack: ExitStack) -> int:
                 entry = {"input": where, **ident.as_json()}
             sink.input_done(entry)
 
-    batches = iter(reader) if plan.inputs else iter(())
+    batches: Any = iter(reader) if plan.inputs else iter(())
     try:
         for batch in batches:
+            if opts.scale.parallel:
+                on_open(batch.source)
             while len(opened) > 1:
                 finish_input(opened.popleft())
-            recs = conv.convert(batch)
+            recs = convert(batch)
             created = conv.sensors.created
             if len(created) > sensors_known:
                 if opts.verbose:
@@ -797,7 +785,8 @@ def _convert(opts: Options, stack: ExitStack) -> int:
             f"Could not parse {bad} {noun}; try again with --stop-on-error "
             "or --verbose for details",
         )
-    return EXIT_OK
+    report_failed(PROG, reader.stats.failed, opts.scale.failed_inputs)
+    return EXIT_FAILURE if reader.stats.failed else EXIT_OK
 
 
 # --------------------------------------------------------------------------

@@ -19,16 +19,23 @@ import sys
 import numpy as np
 
 from pysilk_ext.cli._app import (
+    EXIT_FAILURE,
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
-    parse,
-    run,
+    parse_and_run,
     stdin_is_terminal_error,
 )
+from pysilk_ext.cli._scaleout import (
+    add_scaleout_switches,
+    ingest_logs_scaled,
+    report_failed,
+    scaleout_from,
+)
+from pysilk_ext.cli._switches import Once
 from pysilk_ext.cli._vpcmap import (
-    Once,
     TimestampFormat,
+    _add_sources,
     add_log_switches,
     check_new_file,
     ingest_logs,
@@ -68,6 +75,7 @@ def build_parser() -> SilkArgumentParser:
         "atomically (idempotent: inputs already merged change nothing)",
     )
     add_log_switches(parser)
+    add_scaleout_switches(parser)
     parser.add_argument(
         "--print-statistics",
         action="store_true",
@@ -80,10 +88,7 @@ def build_parser() -> SilkArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run rwvpcmapbuild; return the exit status."""
-    ns = parse(build_parser(), argv)
-    if isinstance(ns, int):
-        return ns
-    return run(PROG, lambda: _body(ns))
+    return parse_and_run(build_parser(), argv, _body)
 
 
 def _body(ns: argparse.Namespace) -> int:
@@ -95,6 +100,7 @@ def _body(ns: argparse.Namespace) -> int:
             f"Invalid output-path '{target}': A map must be written to a file"
         )
     opts = parse_log_switches(ns)
+    scale = scaleout_from(ns)
     files: list[str] = ns.files
     read_logs = True
     if not files and sys.stdin.isatty():
@@ -111,19 +117,32 @@ def _body(ns: argparse.Namespace) -> int:
         with ContextMap.open(ns.update) as old:
             builder.add_map(old)
             old_bindings = len(old)
-    stats = ingest_logs(
-        PROG,
-        builder,
-        files,
-        opts,
-        read_logs=read_logs,
-        print_filenames=ns.print_filenames,
-    )
+    if scale.parallel and read_logs:
+        stats = ingest_logs_scaled(
+            PROG,
+            builder,
+            files,
+            opts.reader,
+            scale,
+            verbose=opts.verbose,
+            print_filenames=ns.print_filenames,
+        )
+        _add_sources(builder, opts)
+    else:
+        stats = ingest_logs(
+            PROG,
+            builder,
+            files,
+            opts,
+            read_logs=read_logs,
+            print_filenames=ns.print_filenames,
+        )
     cmap = builder.build()
     cmap.write(target)
     if ns.print_statistics:
         sys.stderr.write(statistics_text(stats, builder, cmap, old_bindings))
-    return EXIT_OK
+    report_failed(PROG, stats.failed, scale.failed_inputs)
+    return EXIT_FAILURE if stats.failed else EXIT_OK
 
 
 def statistics_text(

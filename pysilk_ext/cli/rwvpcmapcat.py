@@ -23,13 +23,13 @@ from pysilk_ext.cli._app import (
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
-    parse,
-    run,
+    parse_and_run,
     stdin_is_terminal_error,
 )
+from pysilk_ext.cli._switches import Once
+from pysilk_ext.cli._text import text_table
 from pysilk_ext.cli._vpcmap import (
     NO_VALUE,
-    Once,
     TimestampFormat,
     add_text_switches,
     check_new_file,
@@ -37,10 +37,8 @@ from pysilk_ext.cli._vpcmap import (
     parse_field_list,
     parse_time_switch,
     parse_vpc,
-    text_table,
     timestamp_format,
 )
-from pysilk_ext.cli.rwvpcstats import bind_optional_values
 from pysilk_ext.ctxmap import ContextMap
 from pysilk_ext.ctxmap import export as X
 from pysilk_ext.ctxmap._format import write_atomic
@@ -168,12 +166,7 @@ def build_parser() -> SilkArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run rwvpcmapcat; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    ns = parse(
-        build_parser(), bind_optional_values(args, {"--delimited": "|"})
-    )
-    if isinstance(ns, int):
-        return ns
-    return run(PROG, lambda: _body(ns, args))
+    return parse_and_run(build_parser(), args, lambda ns: _body(ns, args))
 
 
 def open_map_argument(prog: str, files: Sequence[str]) -> ContextMap | int:

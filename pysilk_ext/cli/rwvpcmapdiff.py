@@ -21,12 +21,11 @@ from pysilk_ext.cli._app import (
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
-    parse,
-    run,
+    parse_and_run,
     stdin_is_terminal_error,
 )
+from pysilk_ext.cli._switches import Once
 from pysilk_ext.cli._vpcmap import (
-    Once,
     add_log_switches,
     ingest_logs,
     open_text_output,
@@ -109,10 +108,7 @@ def build_parser() -> SilkArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run rwvpcmapdiff; return the exit status."""
-    ns = parse(build_parser(), argv)
-    if isinstance(ns, int):
-        return ns
-    return run(PROG, lambda: _body(ns))
+    return parse_and_run(build_parser(), argv, _body)
 
 
 def _quiet(text: str | None) -> int:

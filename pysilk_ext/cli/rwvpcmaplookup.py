@@ -24,25 +24,22 @@ from pysilk_ext.cli._app import (
     EXIT_FAILURE,
     EXIT_OK,
     SilkArgumentParser,
-    parse,
+    parse_and_run,
     print_error,
-    run,
     stdin_is_terminal_error,
 )
+from pysilk_ext.cli._switches import Once
+from pysilk_ext.cli._text import text_layout
 from pysilk_ext.cli._vpcmap import (
     NO_VALUE,
-    Once,
     TimestampFormat,
     add_text_switches,
-    check_char,
     open_text_output,
     parse_field_list,
     parse_time_switch,
     parse_vpc,
-    text_table,
     timestamp_format,
 )
-from pysilk_ext.cli.rwvpcstats import bind_optional_values
 from pysilk_ext.ctxmap import ContextMap, LookupResult
 from pysilk_ext.ctxmap import export as X
 from pysilk_ext.ctxmap.model import FIELDS, TABLE_FIELDS, parse_address
@@ -136,13 +133,7 @@ def build_parser() -> SilkArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run rwvpcmaplookup; return the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    ns = parse(
-        build_parser(), bind_optional_values(args, {"--delimited": "|"})
-    )
-    if isinstance(ns, int):
-        return ns
-    return run(PROG, lambda: _body(ns))
+    return parse_and_run(build_parser(), argv, _body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,8 +277,7 @@ def _body(ns: argparse.Namespace) -> int:
         else list(DEFAULT_COLUMNS)
     )
     tsfmt = timestamp_format(ns)
-    check_char("delimited", ns.delimited)
-    check_char("column-separator", ns.column_separator)
+    text_layout(ns)  # bad separators are usage errors before any work
     errors: list[str] = []
     addresses = _read_addresses(ns, errors)
     if isinstance(addresses, int):
@@ -352,7 +342,7 @@ def _print(
             "time": tsfmt.width,
         }
         widths = [fixed.get(c, dictionary.get(c, 0)) for c in columns]
-    table = text_table(ns, columns, widths)
+    table = text_layout(ns).table(columns, widths)
     if not ns.no_titles:
         out.write(table.title_line())
     for line in cells:

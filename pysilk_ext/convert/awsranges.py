@@ -12,14 +12,13 @@ services to count instead.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from pysilk_ext.convert.addrs import AddressRanges
 from pysilk_ext.convert.config import DEFAULT_EXCLUDED_SERVICES
-from pysilk_ext.errors import ConvertError
+from pysilk_ext.ctxmap.ipranges import read_ip_ranges
+from pysilk_ext.errors import ContextMapError, ConvertError
 
 __all__ = ["load_aws_ranges"]
 
@@ -31,53 +30,27 @@ def load_aws_ranges(
     """Return the prefixes of ``path`` whose service counts as AWS.
 
     ``services`` lists the services to keep; None keeps every service
-    but ``AMAZON`` and ``EC2``.
+    but ``AMAZON`` and ``EC2``.  The file is read by the context map's
+    parser (:func:`pysilk_ext.ctxmap.ipranges.read_ip_ranges`), so both
+    accept the same files with the same messages; every listed prefix
+    counts (no flattening: a prefix counts when any of its services does).
 
     Raises:
         ConvertError: the file cannot be read or is not ip-ranges JSON.
     """
-    p = Path(path)
+    name = os.fspath(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConvertError(
-            f"Cannot open '{p}': No such file or directory", path=str(p)
-        ) from None
-    except OSError as exc:
-        raise ConvertError(
-            f"Cannot open '{p}': {exc.strerror}", path=str(p)
-        ) from None
-    except ValueError as exc:
-        raise ConvertError(
-            f"Invalid ip-ranges file '{p}': {exc}", path=str(p)
-        ) from None
-    if not isinstance(data, dict):
-        raise ConvertError(
-            f"Invalid ip-ranges file '{p}': not an object", path=str(p)
-        )
+        parsed = read_ip_ranges(name)
+    except ContextMapError as exc:
+        raise ConvertError(str(exc), path=name) from None
     wanted = set(services) if services is not None else None
-    cidrs: list[str] = []
-    for list_key, prefix_key in (
-        ("prefixes", "ip_prefix"),
-        ("ipv6_prefixes", "ipv6_prefix"),
-    ):
-        entries = data.get(list_key, [])
-        if not isinstance(entries, list):
-            raise ConvertError(
-                f"Invalid ip-ranges file '{p}': '{list_key}' is not a list",
-                path=str(p),
-            )
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            service = entry.get("service")
-            prefix = entry.get(prefix_key)
-            if not isinstance(service, str) or not isinstance(prefix, str):
-                continue
-            if wanted is None:
-                if service in DEFAULT_EXCLUDED_SERVICES:
-                    continue
-            elif service not in wanted:
-                continue
-            cidrs.append(prefix)
-    return AddressRanges(cidrs, source=f"'{p}'")
+    cidrs = [
+        str(net)
+        for net, (service, _region, _group) in parsed.entries
+        if (
+            service not in DEFAULT_EXCLUDED_SERVICES
+            if wanted is None
+            else service in wanted
+        )
+    ]
+    return AddressRanges(cidrs, source=f"'{name}'")

@@ -19,7 +19,10 @@ work a *transaction* of whole inputs:
   touched hourly file is cut back to its old length, or removed if the
   transaction created it, and a ``rollback`` line is written.  The
   inputs of that transaction were never listed, so they are converted
-  again -- once.
+  again -- once.  A commit that rewrote a file instead of appending to
+  it (an FT_RWGENERIC file upgraded for IPv6 records) names a hard link
+  to the old file (``backup``); undoing it renames that link back, and
+  the end of the transaction (commit or rollback) removes it.
 
 The ledger is ``ROOT/.rwvpc2silk-ledger``, JSON lines appended with one
 ``write()`` each (``O_APPEND``), so concurrent runs over disjoint inputs
@@ -149,6 +152,8 @@ class Ledger:
         self.run = secrets.token_hex(6)
         self._converted: set[InputId] = set()
         self._open: dict[tuple[str, int], _Txn] = {}
+        # backups of committed transactions a dead run did not remove
+        self._stale_backups: list[str] = []
         self._torn = 0
         self._fd: int | None = None
         self._lock_fd: int | None = None
@@ -188,7 +193,9 @@ class Ledger:
             elif op == "intent" and tid in self._open:
                 self._open[tid].intents.append(item)
             elif op in ("commit", "rollback"):
-                self._open.pop(tid, None)
+                done = self._open.pop(tid, None)
+                if done is not None:
+                    self._stale_backups.extend(_backups(done.intents))
                 if op == "commit":
                     for entry in item.get("inputs", []):
                         self._converted.add(
@@ -216,6 +223,8 @@ class Ledger:
         Runs still alive (their lock file is locked) are left alone.
         """
         report = Recovery(torn_lines=self._torn)
+        self._remove_backups(self._stale_backups)
+        self._stale_backups = []
         by_run: dict[str, list[_Txn]] = {}
         for txn in self._open.values():
             by_run.setdefault(txn.run, []).append(txn)
@@ -261,7 +270,8 @@ class Ledger:
             by_path.setdefault(str(item["path"]), []).append(item)
         undone: list[str] = []
         for rel, chain in by_path.items():
-            outcome = _undo_chain(os.path.join(self.root, rel), chain)
+            outcome = _undo_chain(os.path.join(self.root, rel), chain,
+                                  self.root)  # fmt: skip
             if outcome == "restored":
                 report.files_restored += 1
                 undone.append(rel)
@@ -270,6 +280,7 @@ class Ledger:
                 undone.append(rel)
             elif outcome == "conflict":
                 report.conflicts.append(os.path.join(self.root, rel))
+        self._remove_backups(_backups(intents))
         report.transactions += 1
         self._append(
             {
@@ -359,6 +370,8 @@ class Ledger:
             "new_inode": intent.new_inode,
             "records": intent.records,
         }
+        if intent.backup is not None:
+            item["backup"] = os.path.relpath(intent.backup, self.root)
         self._intents.append(item)
         self._append(item, sync=True)
 
@@ -401,8 +414,15 @@ class Ledger:
                     str(entry["key"]), int(entry["size"]), entry["mtime_ns"]
                 )
             )
+        self._remove_backups(_backups(self._intents))
         self._txn_open = False
         self._intents = []
+
+    def _remove_backups(self, backups: Iterable[str]) -> None:
+        """Remove the old files kept for undoing an ended transaction."""
+        for rel in backups:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.root, rel))
 
     def abort(self) -> Recovery:
         """Undo the commits of the open transaction (after an error)."""
@@ -432,12 +452,18 @@ class Ledger:
         self.close()
 
 
-def _undo_chain(path: str, chain: list[dict[str, Any]]) -> str:
+def _backups(intents: Iterable[dict[str, Any]]) -> list[str]:
+    """The backups (relative paths) named by ``intents``."""
+    return [str(i["backup"]) for i in intents if i.get("backup")]
+
+
+def _undo_chain(path: str, chain: list[dict[str, Any]], root: str) -> str:
     """Undo the commits of one file, newest first; return the outcome.
 
-    ``restored`` (cut back), ``removed`` (we created it), ``untouched``
-    (no commit of the chain happened) or ``conflict`` (another writer
-    replaced the file since: left alone).
+    ``restored`` (cut back, or its backup put back), ``removed`` (we
+    created it), ``untouched`` (no commit of the chain happened) or
+    ``conflict`` (another writer replaced the file since, or a needed
+    backup is gone: left alone).
     """
     try:
         fd = os.open(path, os.O_RDWR)
@@ -447,9 +473,12 @@ def _undo_chain(path: str, chain: list[dict[str, Any]]) -> str:
         fcntl.lockf(fd, fcntl.LOCK_EX)
         current = os.fstat(fd).st_ino
         target: dict[str, Any] | None = None
+        restore: dict[str, Any] | None = None  # oldest rewrite undone
         for item in reversed(chain):
             if item["new_inode"] == current:
                 target = item
+                if item.get("backup"):
+                    restore = item
                 if item["old_inode"] is not None:
                     current = int(item["old_inode"])
         if target is None:
@@ -463,6 +492,17 @@ def _undo_chain(path: str, chain: list[dict[str, Any]]) -> str:
             if os.stat(path).st_ino == os.fstat(fd).st_ino:
                 os.unlink(path)
             return "removed"
+        if restore is not None:
+            backup = os.path.join(root, str(restore["backup"]))
+            try:
+                if os.stat(backup).st_ino != restore["old_inode"]:
+                    return "conflict"
+            except FileNotFoundError:
+                return "conflict"
+            os.rename(backup, path)  # the file as it was before the rewrite
+            if target is restore:
+                return "restored"
+            return _undo_chain(path, chain[: chain.index(restore)], root)
         end = int(target["old_end"])
         if os.fstat(fd).st_size > end:
             os.ftruncate(fd, end)

@@ -29,7 +29,13 @@ from pathlib import Path
 
 from pysilk_ext.errors import ContextMapError
 
-__all__ = ["RangeLayer", "flatten", "load_ip_ranges"]
+__all__ = [
+    "IpRangesFile",
+    "RangeLayer",
+    "flatten",
+    "load_ip_ranges",
+    "read_ip_ranges",
+]
 
 Label = tuple[str, str, str]  # service, region, network border group
 
@@ -53,6 +59,16 @@ class RangeLayer:
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class IpRangesFile:
+    """A parsed ``ip-ranges.json``: every (prefix, label) entry as listed,
+    before flattening (the converter counts prefixes by service)."""
+
+    sync_token: int
+    create_date: str
+    entries: list[tuple[Network, Label]]
 
 
 def _entries(doc: object, name: str) -> list[tuple[Network, Label]]:
@@ -146,8 +162,9 @@ def flatten(
     return out
 
 
-def load_ip_ranges(path: str | Path) -> RangeLayer:
-    """Parse and flatten an ``ip-ranges.json`` file.
+def read_ip_ranges(path: str | Path) -> IpRangesFile:
+    """Parse and validate an ``ip-ranges.json`` file (the one parser of
+    the format: the map and the converter both read it here).
 
     Raises:
         ContextMapError: the file cannot be read, is not JSON, or holds an
@@ -173,10 +190,19 @@ def load_ip_ranges(path: str | Path) -> RangeLayer:
         raise ContextMapError(
             f"Invalid ip-ranges file '{name}': Bad syncToken '{token}'"
         ) from None
-    create_date = doc.get("createDate", "")
+    return IpRangesFile(sync_token, str(doc.get("createDate", "")), entries)
+
+
+def load_ip_ranges(path: str | Path) -> RangeLayer:
+    """Parse and flatten an ``ip-ranges.json`` file.
+
+    Raises:
+        ContextMapError: as :func:`read_ip_ranges`.
+    """
+    parsed = read_ip_ranges(path)
     return RangeLayer(
-        sync_token=sync_token,
-        create_date=str(create_date),
-        v4=flatten(entries, 4),
-        v6=flatten(entries, 6),
+        sync_token=parsed.sync_token,
+        create_date=parsed.create_date,
+        v4=flatten(parsed.entries, 4),
+        v6=flatten(parsed.entries, 6),
     )

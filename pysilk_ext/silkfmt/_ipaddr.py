@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Address text in SiLK's spelling, and the 128-bit key helpers.
+"""Address text in SiLK's spelling, the 128-bit key helpers, and the
+rest that prefix maps and IPsets share (their C core, byte order, atomic
+writes).
 
 Prefix maps and IPsets both speak in integer keys: an IPv4 address is a
 32-bit integer, an IPv6 address a 128-bit one, and IPv4 inside an IPv6
@@ -16,11 +18,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from pysilk_ext import _binding
+from pysilk_ext.errors import PysilkExtError
+from pysilk_ext.silkfmt.header import ByteOrder
 
 #: ``::ffff:0.0.0.0``, the base of the IPv4-mapped block ``::ffff:0:0/96``.
 V4_MAPPED_BASE = 0xFFFF << 32
@@ -222,3 +230,27 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- the C core and the host -------------------------------------------------
+
+
+def core() -> Any:
+    """The ``pmap`` cffi module (prefix trees and IPset codecs)."""
+    return _binding.load("pmap")
+
+
+def check(status: int, context: str, error: type[PysilkExtError]) -> None:
+    """Raise for a failed call into :func:`core`: MemoryError when C ran
+    out of memory, else ``error`` with ``context`` and the status text."""
+    mod = core()
+    if status == mod.lib.PSE_OK:
+        return
+    if status == mod.lib.PSE_ERR_NOMEM:
+        raise MemoryError(context)
+    _binding.check(mod, status, error, context)
+
+
+def native_order() -> ByteOrder:
+    """This host's byte order, as SiLK headers name it."""
+    return "little" if sys.byteorder == "little" else "big"

@@ -43,6 +43,23 @@ Design (why it is safe):
 * Incremental files (``incremental=True``): every commit writes a new
   complete file ``FLOWTYPE-SENSOR_YYYYMMDD.HH.XXXXXX`` into the root
   (rwflowappend's incoming directory), written as ``.NAME`` and renamed.
+* Record format per file (``file_format="auto"``, replace mode): a new
+  file whose records are all IPv4 is FT_RWGENERIC v5 (52 bytes, every
+  field of FT_RWIPV6ROUTING v1 for IPv4: about 10% fewer bytes after
+  zlib), any other FT_RWIPV6ROUTING v1.  Appends keep a file's format;
+  IPv6 records for an FT_RWGENERIC file make the commit rewrite it as
+  FT_RWIPV6ROUTING v1 (old records, decoded and re-encoded, then the new
+  ones), still one atomic rename.  Such a commit cannot be undone by
+  cutting the file back, so the old file is kept as a hard link
+  ``.NAME.INODE.XXXXXXXX.undo`` named in the :class:`CommitIntent`
+  (``backup``) whenever a ``before_commit`` hook is set; the hook's
+  owner (the rwvpc2silk ledger) restores or removes it.
+* Parallel commits (``workers`` > 1, :meth:`RepositoryWriter.commit_rows`):
+  the hourly files of one call are committed by a thread pool (encoding,
+  compression and fsync release the GIL); each file is still committed
+  alone under its own lock, the ``before_commit`` hook is called one
+  commit at a time, and the directories are fsynced once per call
+  instead of once per file.
 
 Temporary files are dot-files (``.NAME.PID.XXXX.tmp``), which rwfglob,
 rwfilter and rwsiteinfo never select; those of dead writers are removed
@@ -51,11 +68,12 @@ by the next commit to the same file.
 Public API::
 
     RepositoryWriter(root, site, *, compression="none", byte_order="native",
-                     file_format=FT_RWIPV6ROUTING, record_version=1,
+                     file_format=FT_RWIPV6ROUTING | "auto", record_version=1,
                      append_mode="replace", incremental=False,
-                     before_commit=None, ...)
-        .write(rows)  .commit_rows(rows)  .flush()  .close() -> WriterStats
-        .abort()
+                     before_commit=None, compression_level=None,
+                     block_size=None, workers=1, ...)
+        .write(rows)  .commit_rows(rows, within=None)  .flush()
+        .close() -> WriterStats  .abort()
     repair_file(path) -> int        (bytes removed from a torn file)
     valid_data_end(path) -> int     (where the last whole record/block ends)
 """
@@ -72,6 +90,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, BinaryIO, Literal
@@ -79,14 +98,19 @@ from typing import IO, BinaryIO, Literal
 import numpy as np
 
 from pysilk_ext.errors import SilkFormatError, SiteConfigError
-from pysilk_ext.silkfmt.compression import block_size_for
+from pysilk_ext.silkfmt.compression import (
+    WRITER_BLOCK_SIZE,
+    block_size_for,
+    compressor_for,
+)
 from pysilk_ext.silkfmt.flowfile import (
     FlowAppender,
+    FlowReader,
     FlowWriter,
     open_append,
     scan_data_section,
 )
-from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE, FlowStats
+from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE, TCP_STATE_IPV6, FlowStats
 from pysilk_ext.silkfmt.header import (
     FLOW_RECORD_SIZES,
     FLOW_WRITABLE,
@@ -104,7 +128,11 @@ from pysilk_ext.silkfmt.repository import HOUR_MS, expand_path_format
 from pysilk_ext.silkfmt.siteconf import SiteConfig
 
 AppendMode = Literal["replace", "inplace"]
+#: ``file_format`` value: choose FT_RWGENERIC v5 or FT_RWIPV6ROUTING v1
+#: per file (module doc).
+AUTO_FORMAT = "auto"
 _ROW = FLOW_DTYPE.itemsize
+_BACKUP_SUFFIX = ".undo"
 _OPAQUE = np.dtype((np.void, _ROW))
 _JOURNAL_SUFFIX = ".journal"
 _LOCK_STRIPES = [threading.Lock() for _ in range(64)]
@@ -139,7 +167,9 @@ class WriterStats:
     ``tails_repaired`` counts files whose torn tail (or interrupted
     in-place append) was removed before appending; ``flow`` counts the
     record codec's work (e.g. IPv6 rows dropped when appending to an
-    IPv4-only FT_RWGENERIC file).
+    IPv4-only FT_RWGENERIC file); ``files_upgraded`` counts FT_RWGENERIC
+    files rewritten as FT_RWIPV6ROUTING for IPv6 records (also counted in
+    ``files_appended``).
     """
 
     records_in: int = 0
@@ -147,6 +177,7 @@ class WriterStats:
     records_skipped: int = 0
     files_created: int = 0
     files_appended: int = 0
+    files_upgraded: int = 0
     commits: int = 0
     bytes_written: int = 0
     tails_repaired: int = 0
@@ -163,7 +194,11 @@ class CommitIntent:
     exist; ``old_end`` is the length the file is cut back to (its valid
     data end; 0 for a new file or an empty placeholder); ``new_inode`` is
     the inode ``path`` has once the commit is visible (equal to
-    ``old_inode`` for an in-place append).
+    ``old_inode`` for an in-place append).  ``backup``, when set, is a
+    hard link to the old file: the new file does not begin with the old
+    one's bytes (a format upgrade, see the module doc), so undoing the
+    commit means renaming ``backup`` back over ``path``; whoever undoes
+    or finishes the transaction removes it.
     """
 
     path: str
@@ -171,6 +206,7 @@ class CommitIntent:
     old_end: int
     new_inode: int
     records: int
+    backup: str | None = None
 
 
 # --------------------------------------------------------------------------
@@ -180,7 +216,10 @@ class CommitIntent:
 class _Pending:
     """Rows waiting for one hourly file: a block in memory, then a spool."""
 
-    __slots__ = ("buf", "count", "held", "key", "limit", "spool", "spool_dir")
+    __slots__ = (
+        "buf", "count", "has_ipv6", "held", "key", "limit", "spool",
+        "spool_dir",
+    )  # fmt: skip
 
     def __init__(
         self, key: tuple[int, int, int], limit: int, spool_dir: str
@@ -192,15 +231,18 @@ class _Pending:
         self.spool: IO[bytes] | None = None
         self.spool_dir = spool_dir
         self.held: np.ndarray | None = None
+        self.has_ipv6 = False
 
     def hold(self, rows: np.ndarray) -> None:
         """Take rows that are committed at once (no copy, no spool)."""
         self.held = rows
         self.count = len(rows)
+        self.has_ipv6 = _any_ipv6(rows)
 
     def add(self, rows: np.ndarray) -> None:
         data = rows.tobytes()
         self.count += len(rows)
+        self.has_ipv6 = self.has_ipv6 or _any_ipv6(rows)
         if len(self.buf) + len(data) <= self.limit:
             self.buf += data
             return
@@ -240,6 +282,11 @@ class _Pending:
         self.buf = bytearray()
         self.held = None
         self.count = 0
+
+
+def _any_ipv6(rows: np.ndarray) -> bool:
+    """True when a row is an IPv6 record (FT_RWGENERIC cannot hold it)."""
+    return bool(np.any(rows["tcp_state"] & TCP_STATE_IPV6))
 
 
 # --------------------------------------------------------------------------
@@ -404,10 +451,20 @@ def _sweep_temps(path: str) -> None:
 
 
 def _mkstemp(path: str) -> tuple[int, str]:
+    """Create ``.NAME.PID.RANDOM.tmp`` next to ``path`` (mode 0600).
+
+    What ``tempfile.mkstemp`` does, without its per-call Python overhead
+    (measurable at hundreds of commits per second).
+    """
     head, name = os.path.split(path)
-    return tempfile.mkstemp(
-        prefix=f".{name}.{os.getpid()}.", suffix=".tmp", dir=head or "."
-    )
+    prefix = os.path.join(head or ".", f".{name}.{os.getpid()}.")
+    while True:
+        tmp = f"{prefix}{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # pragma: no cover - 1 in 4 G
+            continue
+        return fd, tmp
 
 
 def _valid_end(fp: BinaryIO, path: str) -> tuple[FileHeader | None, int]:
@@ -456,6 +513,25 @@ def repair_file(path: str | os.PathLike[str]) -> int:
         os.close(fd)
 
 
+def _link_backup(path: str, inode: int) -> str:
+    """Hard-link ``path`` (inode ``inode``) to ``.NAME.INODE.RANDOM.undo``.
+
+    The random part keeps the name unique even when the inode number is
+    reused later, so removing an old transaction's backup never removes
+    a newer one.
+    """
+    head, name = os.path.split(path)
+    while True:
+        backup = os.path.join(
+            head, f".{name}.{inode}.{secrets.token_hex(4)}{_BACKUP_SUFFIX}"
+        )
+        try:
+            os.link(path, backup)
+        except FileExistsError:  # pragma: no cover - 1 in 4 G
+            continue
+        return backup
+
+
 # --------------------------------------------------------------------------
 # The writer
 
@@ -473,7 +549,16 @@ class RepositoryWriter:
         byte_order: ``"little"``, ``"big"`` or ``"native"`` for new files.
         file_format, record_version: layout of new files (a writable
             layout: FT_RWIPV6ROUTING v1 by default, FT_RWIPV6 v1,
-            FT_RWGENERIC v5).
+            FT_RWGENERIC v5), or ``"auto"`` (module doc; replace mode
+            only, ``record_version`` is then ignored).
+        compression_level: zlib level of new blocks (None: SiLK's; 1-12,
+            see :func:`~pysilk_ext.silkfmt.compression.zlib_compressor`);
+            ignored when appending to a file of another method.
+        block_size: bytes of records per new compressed block (SiLK's
+            65536 when None; larger blocks compress better, SiLK reads up
+            to 1 MiB - 3).
+        workers: threads that commit the files of one
+            :meth:`commit_rows` call in parallel.
         append_mode: ``"replace"`` (atomic rename) or ``"inplace"``
             (rwflowappend-style); see the module docstring.
         incremental: write new incremental files instead of hourly files.
@@ -486,7 +571,8 @@ class RepositoryWriter:
         spool_dir: where pending records spill (default: ``root``).
         before_commit: called with a :class:`CommitIntent` just before
             each commit becomes visible (under the file's lock); raising
-            cancels that commit.
+            cancels that commit.  Never called concurrently, also with
+            ``workers`` > 1.
 
     Not thread-safe: use one writer per thread.  Several writers (threads
     or processes) may share a repository.
@@ -499,7 +585,7 @@ class RepositoryWriter:
         *,
         compression: str | int = "none",
         byte_order: str = "native",
-        file_format: int = FileFormat.FT_RWIPV6ROUTING,
+        file_format: int | str = FileFormat.FT_RWIPV6ROUTING,
         record_version: int = 1,
         append_mode: AppendMode = "replace",
         incremental: bool = False,
@@ -509,7 +595,23 @@ class RepositoryWriter:
         on_unknown: Literal["error", "skip"] = "error",
         spool_dir: str | os.PathLike[str] | None = None,
         before_commit: Callable[[CommitIntent], None] | None = None,
+        compression_level: int | None = None,
+        block_size: int | None = None,
+        workers: int = 1,
     ) -> None:
+        self.auto_format = file_format == AUTO_FORMAT
+        if self.auto_format:
+            if append_mode != "replace":
+                raise ValueError(
+                    "file_format 'auto' needs append_mode 'replace' (an "
+                    "FT_RWGENERIC file may have to be rewritten)"
+                )
+            file_format, record_version = FileFormat.FT_RWIPV6ROUTING, 1
+        if isinstance(file_format, str):
+            raise ValueError(
+                f"Invalid file_format '{file_format}': expected a format id "
+                f"or '{AUTO_FORMAT}'"
+            )
         if (int(file_format), record_version) not in FLOW_WRITABLE:
             raise SilkFormatError(
                 f"Cannot write {format_name(file_format)} record version "
@@ -534,9 +636,18 @@ class RepositoryWriter:
             )
         if max_open_files < 1:
             raise ValueError("max_open_files must be at least 1")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.root = os.fspath(root)
         self.site = site
         self.compression = compression_from_name(compression)
+        # checked now rather than at the first commit
+        compressor_for(self.compression, compression_level)
+        for rsize in (52, 88):
+            block_size_for(rsize, block_size or WRITER_BLOCK_SIZE)
+        self.compression_level = compression_level
+        self.block_size = block_size
+        self.workers = workers
         self.byte_order = byte_order
         self.file_format = FileFormat(int(file_format))
         self.record_version = record_version
@@ -555,6 +666,11 @@ class RepositoryWriter:
         )
         self._limit = block_size_for(_ROW)
         self._closed = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._stats_lock = threading.Lock()
+        self._hook_lock = threading.Lock()
+        # directories whose renames wait for one fsync (commit_rows)
+        self._dirty_dirs: set[str] | None = None
 
     # -- public ---------------------------------------------------------------
 
@@ -583,18 +699,62 @@ class RepositoryWriter:
         inside each file, e.g. by address, which compresses better than
         arrival order.
 
+        With ``workers`` > 1 the files are committed in parallel (module
+        doc); each directory is fsynced once, before this returns.  After
+        a failure the other files of the call are still committed (or
+        failed) before the first error is raised.
+
         Raises:
             TypeError, SiteConfigError: as :meth:`write`.
         """
         groups = self._placeable(rows, within)
         self.flush()
-        for key, part in groups:
-            pending = _Pending(key, self._limit, self.spool_dir)
-            pending.hold(part)
+        if not groups:
+            return
+        self._dirty_dirs = set()
+        try:
+            if self.workers > 1 and len(groups) > 1:
+                self._commit_parallel(groups)
+            else:
+                for key, part in groups:
+                    self._commit_held(key, part)
+        finally:
+            dirs, self._dirty_dirs = self._dirty_dirs, None
+            for directory in sorted(dirs):
+                _fsync_dir(directory)
+
+    def _commit_held(
+        self, key: tuple[int, int, int], rows: np.ndarray
+    ) -> None:
+        pending = _Pending(key, self._limit, self.spool_dir)
+        pending.hold(rows)
+        try:
+            self._commit(pending)
+        finally:
+            pending.discard()
+
+    def _commit_parallel(
+        self, groups: list[tuple[tuple[int, int, int], np.ndarray]]
+    ) -> None:
+        """Commit the groups in the pool, largest first (shortest tail)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.workers, thread_name_prefix="silk-commit"
+            )
+        by_size = sorted(groups, key=lambda kp: -len(kp[1]))
+        futures = [
+            self._pool.submit(self._commit_held, key, part)
+            for key, part in by_size
+        ]
+        first: BaseException | None = None
+        for future in futures:
             try:
-                self._commit(pending)
-            finally:
-                pending.discard()
+                future.result()
+            except BaseException as exc:  # raised once all are done
+                if first is None:
+                    first = exc
+        if first is not None:
+            raise first
 
     def _placeable(
         self, rows: np.ndarray, within: np.ndarray | None = None
@@ -647,6 +807,7 @@ class RepositoryWriter:
                 self.flush()
             finally:
                 self._closed = True
+                self._stop_pool()
         return self.stats
 
     def abort(self) -> None:
@@ -655,6 +816,12 @@ class RepositoryWriter:
             pending.discard()
         self._pending.clear()
         self._closed = True
+        self._stop_pool()
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def __enter__(self) -> RepositoryWriter:
         return self
@@ -688,17 +855,22 @@ class RepositoryWriter:
         pending.add(rows)
 
     def _new_writer(
-        self, fp: BinaryIO, key: tuple[int, int, int]
+        self, fp: BinaryIO, key: tuple[int, int, int], has_ipv6: bool
     ) -> FlowWriter:
         flowtype, sensor, hour = key
+        file_format, version = self.file_format, self.record_version
+        if self.auto_format and not has_ipv6:
+            file_format, version = FileFormat.FT_RWGENERIC, 5
         return FlowWriter(
             fp,
-            format=self.file_format,
-            record_version=self.record_version,
+            format=file_format,
+            record_version=version,
             byte_order=self.byte_order,
             compression=self.compression,
             entries=[PackedFileEntry(hour, flowtype, sensor)],
             ipv6_policy=self.ipv6_policy,
+            compression_level=self.compression_level,
+            block_size=self.block_size,
         )
 
     def _feed(self, sink: FlowWriter | FlowAppender, pending: _Pending) -> int:
@@ -706,8 +878,18 @@ class RepositoryWriter:
         rsize = FLOW_RECORD_SIZES[
             (FileFormat(sink.header.format), sink.header.record_version)
         ]
-        per_chunk = block_size_for(rsize) // rsize
+        limit = self.block_size or WRITER_BLOCK_SIZE
+        per_chunk = block_size_for(rsize, limit) // rsize
         return sum(sink.write(rows) for rows in pending.iter_rows(per_chunk))
+
+    def _dir_changed(self, directory: str) -> None:
+        """Make a rename in ``directory`` durable now or at the call's end."""
+        if not self.durable:
+            return
+        if self._dirty_dirs is not None:
+            self._dirty_dirs.add(directory)
+        else:
+            _fsync_dir(directory)
 
     def _commit(self, pending: _Pending) -> None:
         if pending.count == 0:
@@ -716,7 +898,7 @@ class RepositoryWriter:
             self._commit_incremental(pending)
         else:
             self._commit_hourly(pending)
-        self.stats.commits += 1
+        self._count("commits")
 
     def _announce(
         self,
@@ -725,28 +907,36 @@ class RepositoryWriter:
         old_end: int,
         new_fd: int,
         records: int,
+        *,
+        backup: str | None = None,
     ) -> None:
         """Tell ``before_commit`` what the commit about to happen does."""
         if self.before_commit is not None:
-            self.before_commit(
-                CommitIntent(
-                    path, old_inode, old_end, os.fstat(new_fd).st_ino, records
-                )
-            )
+            intent = CommitIntent(
+                path, old_inode, old_end, os.fstat(new_fd).st_ino, records,
+                backup,
+            )  # fmt: skip
+            with self._hook_lock:
+                self.before_commit(intent)
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
 
     def _account(
         self, path: str, records: int, nbytes: int, flow: FlowStats
     ) -> None:
-        st = self.stats
-        st.records_written += records
-        st.bytes_written += nbytes
-        st.files[path] = st.files.get(path, 0) + records
-        for f in fields(FlowStats):
-            setattr(
-                st.flow,
-                f.name,
-                getattr(st.flow, f.name) + getattr(flow, f.name),
-            )
+        with self._stats_lock:
+            st = self.stats
+            st.records_written += records
+            st.bytes_written += nbytes
+            st.files[path] = st.files.get(path, 0) + records
+            for f in fields(FlowStats):
+                setattr(
+                    st.flow,
+                    f.name,
+                    getattr(st.flow, f.name) + getattr(flow, f.name),
+                )
 
     def _write_new(
         self, fd: int, pending: _Pending
@@ -754,7 +944,7 @@ class RepositoryWriter:
         """Write a complete new file on ``fd``: (records, bytes, stats)."""
         os.lseek(fd, 0, os.SEEK_SET)
         with _fdopen(fd, "wb") as fp:
-            writer = self._new_writer(fp, pending.key)
+            writer = self._new_writer(fp, pending.key, pending.has_ipv6)
             try:
                 records = self._feed(writer, pending)
                 writer.close()
@@ -785,15 +975,14 @@ class RepositoryWriter:
             records, nbytes, flow = self._write_new(fd, pending)
             self._announce(final, None, 0, fd, records)
             os.rename(work, final)
-            if self.durable:
-                _fsync_dir(self.root)
+            self._dir_changed(self.root)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(work)
             raise
         finally:
             os.close(fd)
-        self.stats.files_created += 1
+        self._count("files_created")
         self._account(final, records, nbytes, flow)
 
     def _commit_hourly(self, pending: _Pending) -> None:
@@ -831,13 +1020,12 @@ class RepositoryWriter:
                 os.link(tmp, path)
             except FileExistsError:
                 return False
-            if self.durable:
-                _fsync_dir(os.path.dirname(path))
+            self._dir_changed(os.path.dirname(path))
         finally:
             os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        self.stats.files_created += 1
+        self._count("files_created")
         self._account(path, records, nbytes, flow)
         return True
 
@@ -849,56 +1037,138 @@ class RepositoryWriter:
         with _fdopen(fd, "rb") as fp:
             header, valid = _valid_end(fp, path)
         if valid < size or repaired:
-            self.stats.tails_repaired += 1
+            self._count("tails_repaired")
         if self.append_mode == "inplace":
             records, nbytes, flow = self._append_inplace(
                 pending, path, fd, header=header, valid=valid
             )
         else:
             records, nbytes, flow = self._append_replace(
-                pending, path, fd, fresh=header is None, valid=valid
+                pending, path, fd, header=header, valid=valid
             )
-        if header is None:
-            self.stats.files_created += 1
-        else:
-            self.stats.files_appended += 1
+        self._count("files_created" if header is None else "files_appended")
         self._account(path, records, nbytes, flow)
 
     def _append_replace(
-        self, pending: _Pending, path: str, fd: int, *, fresh: bool, valid: int
+        self,
+        pending: _Pending,
+        path: str,
+        fd: int,
+        *,
+        header: FileHeader | None,
+        valid: int,
     ) -> tuple[int, int, FlowStats]:
+        upgrade = (
+            header is not None
+            and self.auto_format
+            and pending.has_ipv6
+            and header.format == FileFormat.FT_RWGENERIC
+        )
+        backup: str | None = None
         tmp_fd, tmp = _mkstemp(path)
         try:
-            if fresh:
+            if header is None:
                 records, nbytes, flow = self._write_new(tmp_fd, pending)
+            elif upgrade:
+                records, nbytes, flow = self._write_upgraded(
+                    fd, tmp_fd, pending, path, header=header, valid=valid
+                )
+                self._count("files_upgraded")
             else:
                 _copy_range(fd, tmp_fd, valid)
                 with _fdopen(tmp_fd, "r+b") as fp:
                     appender = open_append(
-                        fp, path=tmp, ipv6_policy=self.ipv6_policy
-                    )
+                        fp, path=tmp, ipv6_policy=self.ipv6_policy,
+                        compression_level=self.compression_level,
+                        block_size=self.block_size,
+                    )  # fmt: skip
                     with appender:
                         records = self._feed(appender, pending)
                     nbytes = fp.seek(0, os.SEEK_END) - valid
                 flow = appender.stats
             os.fchmod(tmp_fd, os.fstat(fd).st_mode & 0o7777)
+            old_inode = os.fstat(fd).st_ino
+            if upgrade and self.before_commit is not None:
+                backup = _link_backup(path, old_inode)
             self._announce(
                 path,
-                os.fstat(fd).st_ino,
-                0 if fresh else valid,
+                old_inode,
+                0 if header is None else valid,
                 tmp_fd,
                 records,
+                backup=backup,
             )
             os.rename(tmp, path)
             tmp = ""
-            if self.durable:
-                _fsync_dir(os.path.dirname(path))
+            self._dir_changed(os.path.dirname(path))
+        except BaseException:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(backup)
+            raise
         finally:
             os.close(tmp_fd)
             if tmp:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
         return records, nbytes, flow
+
+    def _write_upgraded(
+        self,
+        fd: int,
+        tmp_fd: int,
+        pending: _Pending,
+        path: str,
+        *,
+        header: FileHeader,
+        valid: int,
+    ) -> tuple[int, int, FlowStats]:
+        """Write the FT_RWGENERIC file's records and the new IPv6 ones as
+        one FT_RWIPV6ROUTING v1 file on ``tmp_fd`` (same header entries,
+        byte order and compression).  Returns (new records, bytes added,
+        stats).
+
+        The old records are decoded without SiLK's ICMP port repair, so
+        their stored values are re-encoded as they were.
+        """
+        old = bytearray(valid)
+        view = memoryview(old)
+        done = 0
+        while done < valid:
+            n = os.preadv(fd, [view[done:]], done)
+            if n <= 0:
+                raise AppendError(f"File '{path}' shrank while it was read")
+            done += n
+        os.lseek(tmp_fd, 0, os.SEEK_SET)
+        with _fdopen(tmp_fd, "wb") as fp:
+            writer = FlowWriter(
+                fp,
+                format=FileFormat.FT_RWIPV6ROUTING,
+                record_version=1,
+                byte_order=header.byte_order,
+                compression=header.compression,
+                entries=header.entries,
+                compression_level=(
+                    self.compression_level
+                    if header.compression == self.compression
+                    else None
+                ),
+                block_size=self.block_size,
+            )
+            try:
+                with FlowReader(old, path=path,
+                                icmp_repair=False) as reader:  # fmt: skip
+                    for rows in reader.iter_batches():
+                        writer.write(rows)
+                records = self._feed(writer, pending)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
+            nbytes = fp.tell() - valid
+        if self.durable:
+            os.fsync(tmp_fd)
+        return records, nbytes, writer.stats
 
     def _append_inplace(
         self, pending: _Pending, path: str, fd: int, *,
@@ -961,7 +1231,7 @@ def _group_by_key(
     One stable sort of a packed 64-bit key (flowtype 8 bits, sensor 16,
     hour offset within the batch 40) and one gather of the rows.  With
     ``within`` (one value per row) the rows of each group are ordered by
-    it instead (ties keep their order).
+    it instead (ties in any order; see :func:`_order_within`).
     """
     hours = rows["stime"] // HOUR_MS
     first = int(hours.min())
@@ -989,14 +1259,14 @@ def _group_by_key(
         order = (
             np.argsort(key, kind="stable")
             if within is None
-            else np.lexsort((within, key))
+            else _order_within(key, within)
         )
         sorted_key = key[order]
         starts = np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1
         groups = (
             sorted_key[np.concatenate(([0], starts))],
             # gathered as opaque 88-byte items: twice as fast as by field
-            rows.view(_OPAQUE)[order].view(FLOW_DTYPE),
+            np.take(rows.view(_OPAQUE), order).view(FLOW_DTYPE),
             [0, *starts.tolist(), len(rows)],
         )
     keys, ordered, bounds = groups
@@ -1004,6 +1274,25 @@ def _group_by_key(
         flowtype, sensor = packed >> 56, (packed >> 40) & 0xFFFF
         hour = (first + (packed & ((1 << 40) - 1))) * HOUR_MS
         yield (flowtype, sensor, hour), ordered[bounds[i] : bounds[i + 1]]
+
+
+def _order_within(key: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Return the order by ``key``, then ``within`` (ties in any order).
+
+    When the group number (rank of ``key``) and ``within`` fit in 64 bits
+    together, one unstable sort of the combined value: about twice as
+    fast as ``np.lexsort``, which sorts stably twice.
+    """
+    if within.dtype.kind == "u" or (
+        within.dtype.kind == "i" and int(within.min()) >= 0
+    ):
+        wide = within.astype(np.uint64, copy=False)
+        shift = int(wide.max()).bit_length()
+        uniq, rank = np.unique(key, return_inverse=True)
+        if shift < 64 and (len(uniq) - 1).bit_length() + shift <= 64:
+            combined = (rank.astype(np.uint64) << np.uint64(shift)) | wide
+            return np.argsort(combined)
+    return np.lexsort((within, key))
 
 
 __all__ = [

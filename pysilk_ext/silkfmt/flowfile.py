@@ -13,13 +13,15 @@ Public API::
     FlowWriter(dest, *, format=FT_RWIPV6ROUTING, record_version=None,
                byte_order="little", compression="none", entries=(),
                invocation=None, notes=(), ipv6_policy="mix",
-               silk_version=SILK_VERSION_WRITTEN)
+               silk_version=SILK_VERSION_WRITTEN, compression_level=None,
+               block_size=None)
         .write(rows)  .close()  .abort()  .header  .stats  .records_written
     FlowReader(source, *, ipv6_policy="mix", icmp_repair=True, path=None)
         .header  .iter_batches(n)  .read_all()  .stats  .close()
     read_flows(source, **kw) -> (FileHeader, FLOW_DTYPE array)
     write_flows(dest, rows, **kw) -> FlowStats
-    open_append(target, *, path=None, truncate_torn=False) -> FlowAppender
+    open_append(target, *, path=None, truncate_torn=False,
+                compression_level=None, block_size=None) -> FlowAppender
         .write(rows)  .close()  .abort()  .header  .original_length
     scan_data_section(fp, header, path=None) -> DataScan
     count_records(source) -> int
@@ -178,6 +180,9 @@ class _RecordSink:
 
     Holds at most one block of encoded bytes for compressed output; for
     uncompressed output it writes each encoded slice straight through.
+    ``block_size`` (bytes, rounded down to records; SiLK's 65536 when
+    None) and ``compression_level`` (zlib only) change how blocks are
+    made, never what SiLK reads from them.
     """
 
     def __init__(
@@ -187,6 +192,9 @@ class _RecordSink:
         ipv6_policy: str,
         stats: FlowStats,
         where: str,
+        *,
+        compression_level: int | None = None,
+        block_size: int | None = None,
     ) -> None:
         self.fp = fp
         self.header = header
@@ -194,12 +202,18 @@ class _RecordSink:
         self.stats = stats
         self.where = where
         self.record_size = header.record_size
-        self.block_size = comp.block_size_for(header.record_size)
-        self.rows_per_slice = self.block_size // header.record_size
         self.method = Compression(header.compression)
+        self.compress = comp.compressor_for(self.method, compression_level)
+        self.block_size = comp.block_size_for(
+            header.record_size,
+            comp.WRITER_BLOCK_SIZE if block_size is None else block_size,
+        )
+        self.rows_per_slice = self.block_size // header.record_size
         self.pending = bytearray()
         self.records_written = 0
-        self._scratch = bytearray(self.block_size)
+        # grown to one block on demand: most repository commits hold far
+        # fewer records than a 1 MiB block
+        self._scratch = bytearray()
 
     def write(self, rows: np.ndarray) -> int:
         if rows.dtype != FLOW_DTYPE:
@@ -207,6 +221,9 @@ class _RecordSink:
                 f"Expected a FLOW_DTYPE array, got dtype {rows.dtype}"
             )
         written = 0
+        need = min(len(rows), self.rows_per_slice) * self.record_size
+        if len(self._scratch) < need:
+            self._scratch = bytearray(need)
         for start in range(0, len(rows), self.rows_per_slice):
             chunk = rows[start : start + self.rows_per_slice]
             try:
@@ -241,17 +258,20 @@ class _RecordSink:
             return
         if not self.pending and len(encoded) == self.block_size:
             # the usual case: one slice is exactly one block, no copy
-            comp.write_block(self.fp, self.method, encoded)
+            comp.write_block(self.fp, self.method, encoded, self.compress)
             return
         self.pending += encoded
         while len(self.pending) >= self.block_size:
             with memoryview(self.pending) as view:
-                comp.write_block(self.fp, self.method, view[: self.block_size])
+                comp.write_block(
+                    self.fp, self.method, view[: self.block_size],
+                    self.compress,
+                )  # fmt: skip
             del self.pending[: self.block_size]
 
     def flush(self) -> None:
         if self.pending:
-            comp.write_block(self.fp, self.method, self.pending)
+            comp.write_block(self.fp, self.method, self.pending, self.compress)
             self.pending.clear()
         self.fp.flush()
 
@@ -321,6 +341,11 @@ class FlowWriter:
         ipv6_policy: see :func:`~pysilk_ext.silkfmt.flowrec.encode_records`
             (only ``"mix"``, ``"asv4"`` and ``"ignore"`` make sense for
             FT_RWGENERIC).
+        compression_level: zlib only: None for SiLK's bytes, 1-12 to
+            trade speed for size (:func:`~pysilk_ext.silkfmt.compression.
+            zlib_compressor`).
+        block_size: bytes of records per compressed block (SiLK's 65536
+            when None; at most 1 MiB - 3, which SiLK 3.19.1 reads).
     """
 
     def __init__(
@@ -336,6 +361,8 @@ class FlowWriter:
         notes: Sequence[str] = (),
         ipv6_policy: str = "mix",
         silk_version: int = SILK_VERSION_WRITTEN,
+        compression_level: int | None = None,
+        block_size: int | None = None,
     ) -> None:
         self.header = make_flow_header(
             format=format,
@@ -366,13 +393,14 @@ class FlowWriter:
             self._fp = dest
         where = _quoted(str(self.path) if self.path else None)
         try:
+            self._sink = _RecordSink(
+                self._fp, self.header, ipv6_policy, self.stats, where,
+                compression_level=compression_level, block_size=block_size,
+            )  # fmt: skip
             self._fp.write(encode_header(self.header))
         except BaseException:
             self.abort()
             raise
-        self._sink = _RecordSink(
-            self._fp, self.header, ipv6_policy, self.stats, where
-        )
 
     @property
     def records_written(self) -> int:
@@ -883,6 +911,8 @@ class FlowAppender:
         owns_fp: bool,
         path: str | None,
         ipv6_policy: str,
+        compression_level: int | None = None,
+        block_size: int | None = None,
     ) -> None:
         self.header = header
         self.path = path
@@ -895,8 +925,9 @@ class FlowAppender:
         self._closed = False
         fp.seek(scan.valid_end)
         self._sink = _RecordSink(
-            fp, header, ipv6_policy, self.stats, _quoted(path)
-        )
+            fp, header, ipv6_policy, self.stats, _quoted(path),
+            compression_level=compression_level, block_size=block_size,
+        )  # fmt: skip
 
     @property
     def records_written(self) -> int:
@@ -964,12 +995,16 @@ def open_append(
     path: str | None = None,
     truncate_torn: bool = False,
     ipv6_policy: str = "mix",
+    compression_level: int | None = None,
+    block_size: int | None = None,
 ) -> FlowAppender:
     """Open an existing flow file for appending records.
 
     ``target`` is a path or a file object opened ``"r+b"`` (seekable; the
     caller may hold a lock on it).  The header decides format, record
-    version, byte order and compression of the appended records.
+    version, byte order and compression of the appended records;
+    ``compression_level`` and ``block_size`` only how new blocks are
+    made (see :class:`FlowWriter`).
 
     Raises:
         TruncatedError: the data section ends inside a record or block
@@ -1010,8 +1045,15 @@ def open_append(
             fp.flush()
             _fsync(fp)
         appender = FlowAppender(
-            fp, header, scan, owns_fp=owns, path=path, ipv6_policy=ipv6_policy
-        )
+            fp, header, scan, owns_fp=owns, path=path,
+            ipv6_policy=ipv6_policy,
+            compression_level=(
+                compression_level
+                if header.compression == Compression.ZLIB
+                else None
+            ),
+            block_size=block_size,
+        )  # fmt: skip
         appender.truncated_bytes = truncated
         return appender
     except BaseException:

@@ -33,17 +33,16 @@ Keys are integers: an IPv4 set holds 32-bit addresses; an IPv6 set holds
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from pysilk_ext import _binding
 from pysilk_ext.errors import IPSetError, SilkFormatError
 from pysilk_ext.silkfmt import _ipaddr as ipa
 from pysilk_ext.silkfmt.compression import (
@@ -100,17 +99,8 @@ _RADIX_NODE = {False: 80, True: 96}
 _RADIX_LEAF = {False: 8, True: 24}
 
 
-def _lib() -> Any:
-    return _binding.load("pmap")
-
-
-def _check(status: int, context: str) -> None:
-    mod = _lib()
-    if status == mod.lib.PSE_OK:
-        return
-    if status == mod.lib.PSE_ERR_NOMEM:
-        raise MemoryError(context)
-    _binding.check(mod, status, IPSetError, context)
+_lib = ipa.core
+_check = functools.partial(ipa.check, error=IPSetError)
 
 
 def _ptr(ffi: Any, ctype: str, arr: npt.NDArray[Any]) -> Any:
@@ -500,13 +490,13 @@ class IPSet:
         """The uncompressed data section of one record version."""
         is_v6 = self._is_v6 if ipv6 is None else ipv6
         src = self.as_ipv6() if is_v6 else self.as_ipv4()
-        order = byte_order or _native_order()
+        order = byte_order or ipa.native_order()
         mod = _lib()
         ffi = mod.ffi
         length = ffi.new("size_t *")
         rp = _ptr(ffi, "const uint64_t *", src._ranges)
         n = src._ranges.shape[0]
-        swap = int(order != _native_order())
+        swap = int(order != ipa.native_order())
         _check(
             mod.lib.pse_ipset_encode(rp, n, record_version, int(is_v6), swap,
                                      ffi.NULL, 0, length),
@@ -544,7 +534,7 @@ class IPSet:
         """
         version, is_v6 = self._choose_version(record_version)
         method = compression_from_name(compression)
-        order: ByteOrder = byte_order or _native_order()
+        order: ByteOrder = byte_order or ipa.native_order()
         entries: list[HeaderEntry] = []
         if invocation is not None:
             entries.append(InvocationEntry(invocation_text(invocation)))
@@ -627,7 +617,7 @@ class IPSet:
         payload = decompress_data(
             memoryview(data)[header.length :], header.compression, where
         )
-        swap = header.byte_order != _native_order()
+        swap = header.byte_order != ipa.native_order()
         entry = next(
             (e for e in header.entries if isinstance(e, IPSetEntry)), None
         )
@@ -713,10 +703,6 @@ class IPSet:
         if n:
             run(raw, n)
         return cls._from_normalized(_normalize(raw), is_v6)
-
-
-def _native_order() -> ByteOrder:
-    return "little" if sys.byteorder == "little" else "big"
 
 
 def _as_v4_keys(keys: npt.ArrayLike) -> npt.NDArray[np.uint32]:

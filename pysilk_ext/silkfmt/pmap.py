@@ -37,11 +37,11 @@ The API also accepts address text, :mod:`ipaddress` objects and
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
 import struct
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,7 +49,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from pysilk_ext import _binding
 from pysilk_ext.errors import PrefixMapError, SilkFormatError
 from pysilk_ext.silkfmt import _ipaddr as ipa
 from pysilk_ext.silkfmt.header import (
@@ -128,17 +127,8 @@ class PrefixMapSyntaxError(PrefixMapError):
         self.lineno = lineno
 
 
-def _pmap_lib() -> Any:
-    return _binding.load("pmap")
-
-
-def _check(status: int, context: str) -> None:
-    mod = _pmap_lib()
-    if status == mod.lib.PSE_OK:
-        return
-    if status == mod.lib.PSE_ERR_NOMEM:
-        raise MemoryError(context)
-    _binding.check(mod, status, PrefixMapError, context)
+_pmap_lib = ipa.core
+_check = functools.partial(ipa.check, error=PrefixMapError)
 
 
 def _ascii_fold(text: str) -> bytes:
@@ -679,7 +669,7 @@ class PrefixMapBuilder:
         like SiLK.
         """
         self._finish()
-        order: ByteOrder = byte_order or _native_order()
+        order: ByteOrder = byte_order or ipa.native_order()
         version = self.record_version()
         entries: list[HeaderEntry] = []
         if invocation is not None:
@@ -707,7 +697,7 @@ class PrefixMapBuilder:
                 handle,
                 mod.ffi.cast("uint32_t *", mod.ffi.from_buffer(words)),
                 words.shape[0],
-                int(order != _native_order()),
+                int(order != ipa.native_order()),
             ),
             "Cannot export prefix map",
         )
@@ -739,10 +729,6 @@ class PrefixMapBuilder:
     def build(self) -> PrefixMap:
         """Return the map as a :class:`PrefixMap` (for look-ups)."""
         return PrefixMap.from_bytes(self.to_bytes())
-
-
-def _native_order() -> ByteOrder:
-    return "little" if sys.byteorder == "little" else "big"
 
 
 def _as_u32(keys: npt.ArrayLike, limit: int) -> npt.NDArray[np.uint32]:

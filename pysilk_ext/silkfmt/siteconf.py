@@ -33,7 +33,13 @@ from __future__ import annotations
 import fcntl
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -679,6 +685,21 @@ def _site_error(errors: list[str]) -> SiteConfigError:
     return exc
 
 
+def _one_word(
+    handler: Callable[[_Parser, str], None],
+) -> Callable[[_Parser, list[_Token]], bool]:
+    """Make a handler of a command that takes exactly one argument (any
+    other shape is SiLK's "Bad arguments")."""
+
+    def checked(parser: _Parser, args: list[_Token]) -> bool:
+        if len(args) != 1:
+            return False
+        handler(parser, args[0].text)
+        return True
+
+    return checked
+
+
 class _Parser:
     """Applies statements in SiLK's three contexts (top, class, group)."""
 
@@ -745,73 +766,52 @@ class _Parser:
         self.b.do_sensor(int(args[0].text), args[1].text, desc)
         return True
 
-    def _one_string(self, args: list[_Token]) -> str | None:
-        return args[0].text if len(args) == 1 else None
-
-    def cmd_path_format(self, args: list[_Token]) -> bool:
-        fmt = self._one_string(args)
-        if fmt is None:
-            return False
+    @_one_word
+    def cmd_path_format(self, fmt: str) -> None:
         self.b.do_path_format(fmt)
-        return True
 
-    def cmd_packing_logic(self, args: list[_Token]) -> bool:
-        value = self._one_string(args)
-        if value is None:
-            return False
+    @_one_word
+    def cmd_packing_logic(self, value: str) -> None:
         self.b.packing_logic = value
-        return True
 
-    def cmd_include(self, args: list[_Token]) -> bool:
-        name = self._one_string(args)
-        if name is None:
-            return False
+    @_one_word
+    def cmd_include(self, name: str) -> None:
         path = Path(name)  # relative to the working directory, like SiLK
         if self.depth >= MAX_INCLUDE_DEPTH:
             self.b.err(
                 f"Failed to include file '{name}' (includes nested too deeply)"
             )
-            return True
+            return
         if not path.is_file():
             self.b.err(
                 f"Cannot include '{name}': File does not exist or is not a "
                 f"regular file"
             )
-            return True
+            return
         try:
             text = path.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
             self.b.err(f"Failed to include file '{name}' ({exc.strerror})")
-            return True
+            return
         where = self.b.where
         self.run(text, name)
         self.b.where = where
-        return True
 
-    def cmd_group(self, args: list[_Token]) -> bool:
-        name = self._one_string(args)
-        if name is None:
-            return False
+    @_one_word
+    def cmd_group(self, name: str) -> None:
         self.current_group = self.b.do_group(name)
         self.current_group_name = name
         self.context = "group"
-        return True
 
-    def cmd_class(self, args: list[_Token]) -> bool:
-        name = self._one_string(args)
-        if name is None:
-            return False
+    @_one_word
+    def cmd_class(self, name: str) -> None:
         self.current_class = self.b.do_class(name)
         self.current_class_name = name
         self.context = "class"
-        return True
 
-    def cmd_default_class(self, args: list[_Token]) -> bool:
-        name = self._one_string(args)
-        if name is None:
-            return False
+    @_one_word
+    def cmd_default_class(self, name: str) -> None:
         self.b.do_default_class(name)
-        return True
 
     def cmd_sensors(self, args: list[_Token]) -> bool:
         names = [a.text for a in args]

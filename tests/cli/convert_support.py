@@ -9,7 +9,6 @@ logs and repositories into comparable multisets.
 
 from __future__ import annotations
 
-import io
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -146,32 +145,23 @@ SMALL: list[tuple[str, str | None]] = [
         "innull",
     ),
 ]
-STATUS = [
-    " ".join(
-        {
-            **{k: "-" for k in V5},
-            "version": "5",
-            "account-id": "123456789012",
-            "interface-id": ENI_C,
-            "start": str(T0),
-            "end": str(T0 + 60),
-            "log-status": "NODATA",
-        }[k]
-        for k in V5
-    ),
-    " ".join(
-        {
-            **{k: "-" for k in V5},
-            "version": "5",
-            "account-id": "123456789012",
-            "interface-id": ENI_B,
-            "start": str(T0),
-            "end": str(T0 + 60),
-            "log-status": "SKIPDATA",
-        }[k]
-        for k in V5
-    ),
-]
+
+
+def status_line(interface_id: str, log_status: str) -> str:
+    """Return a v5 NODATA/SKIPDATA line: every flow field ``-``."""
+    rec = {
+        **dict.fromkeys(V5, "-"),
+        "version": "5",
+        "account-id": "123456789012",
+        "interface-id": interface_id,
+        "start": str(T0),
+        "end": str(T0 + 60),
+        "log-status": log_status,
+    }
+    return " ".join(rec[name] for name in V5)
+
+
+STATUS = [status_line(ENI_C, "NODATA"), status_line(ENI_B, "SKIPDATA")]
 
 
 def small_log_text() -> str:
@@ -250,37 +240,3 @@ def repo_records(root: Path) -> np.ndarray:
 def record_keys(recs: np.ndarray) -> Counter[bytes]:
     """Records as a multiset of their bytes (for exact comparisons)."""
     return Counter(r.tobytes() for r in recs)
-
-
-class FakeStdin:
-    """A stand-in for sys.stdin: a terminal or a pipe of bytes."""
-
-    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
-        self.buffer = io.BytesIO(data)
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
-
-
-class FakeTty(io.StringIO):
-    """A text stream that claims to be a terminal."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-class FakeBinaryTty:
-    """A stdout stand-in that is a terminal."""
-
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-
-    def isatty(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        return self.buffer.write(text.encode())
-
-    def flush(self) -> None:
-        pass

@@ -8,61 +8,24 @@ in-process through its ``main``.
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from pysilk_ext.cli import rwvpcmapbuild
+from tests.cli.stdio_support import FakeStdin
 from tests.conftest import SHARED
 from tests.ctxmap_support import V5, log_text, rec
 
-SEED_LOG = SHARED / "data" / "seed-sample-v5.log"
 IP_RANGES = SHARED / "data" / "ip-ranges.json"
 
-#: The talk's expectations (shared/data/README.md).
-SEED_S3 = (
-    "16.182.72.112",
-    "52.216.215.0",
-    "52.217.111.214",
-    "52.217.118.120",
-    "52.217.170.248",
-    "52.217.99.126",
-    "54.231.135.64",
-    "54.231.139.192",
-)
-SEED_INTERNAL = {
-    "address": "10.1.1.50",
-    "az-id": "use1-az2",
-    "instance-id": "i-0826dea5238644ce7",
-    "interface-id": "eni-0ffa7e54f1ae8fa1b",
-    "region": "us-east-1",
-    "subnet-id": "subnet-0d7d9632ca72baf2",
-    "account-id": "904652123456",
-    "vpc-id": "vpc-0844e5fb7dab616dd",
-    "sublocation-id": "-",
-}
 SEED_START = 1690329606
 SEED_END = 1690329625
 
 Main = Callable[[list[str] | None], int]
-
-
-class FakeStdin:
-    """A stand-in for sys.stdin: a terminal, or a pipe of bytes."""
-
-    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
-        self.buffer = io.BytesIO(data)
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.buffer.read().decode().splitlines(keepends=True))
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,6 @@ from tests.cli.convert_support import (
     ENI_A,
     HEADER,
     SITE_CONF,
-    FakeStdin,
     build_map,
     flow_tuples,
     line,
@@ -29,6 +28,7 @@ from tests.cli.convert_support import (
     small_log_text,
     text_tuples,
 )
+from tests.cli.stdio_support import FakeStdin
 
 USAGE = "Use 'rwsilk2vpc --help' for usage\n"
 
@@ -88,35 +88,7 @@ def empty_silk(tmp_path: Path) -> Path:
     return path
 
 
-# -- SiLK's baseline -------------------------------------------------------
-
-
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help prints SiLK's usage layout on stdout and exits 0."""
-    status, out, err = run(["--help"], capsys)
-    assert (0, "") == (status, err)
-    assert out.startswith("rwsilk2vpc [SWITCHES] [SILKFILES | -]\n\t")
-    assert "\n--fields Req Arg. " in out
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """--version prints the configuration block and exits 0."""
-    status, out, _ = run(["--version"], capsys)
-    assert 0 == status
-    assert out.startswith("rwsilk2vpc: part of pysilk_ext ")
-
-
-def test_lone_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No inputs and stdin on a terminal: SiLK's error and exit 1."""
-    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
-    status, out, err = run([], capsys)
-    assert (1, "") == (status, out)
-    assert (
-        "rwsilk2vpc: No input files on command line and stdin is connected "
-        "to a terminal\n" + USAGE
-    ) == err
+# -- SiLK's baseline (--help, --version, lone command: test_baseline.py) --
 
 
 def test_null_input(

@@ -48,9 +48,6 @@ from tests.cli.convert_support import (
     SITE_CONF,
     SMALL,
     T0,
-    FakeBinaryTty,
-    FakeStdin,
-    FakeTty,
     build_map,
     expected_types,
     flow_tuples,
@@ -62,12 +59,12 @@ from tests.cli.convert_support import (
     small_log_text,
     text_tuples,
 )
-from tests.conftest import REPO
+from tests.cli.stdio_support import FakeBinaryTty, FakeStdin, FakeTty
+from tests.conftest import REPO, load_gen_vpclogs
 
 USAGE = "Use 'rwvpc2silk --help' for usage\n"
 NAMES = {v: k for k, v in DEFAULT_TYPE_IDS.items()}
-sys.path.insert(0, str(REPO / "benchmarks"))
-import gen_vpclogs  # noqa: E402
+gen_vpclogs = load_gen_vpclogs()
 
 
 def run(
@@ -119,38 +116,7 @@ def types_of(recs: np.ndarray) -> Counter[str]:
     return Counter(NAMES[int(t)] for t in recs["flowtype"])
 
 
-# -- SiLK's baseline -------------------------------------------------------
-
-
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help prints SiLK's usage layout on stdout and exits 0."""
-    status, out, err = run(["--help"], capsys)
-    assert (0, "") == (status, err)
-    assert out.startswith(
-        "rwvpc2silk [SWITCHES] [FILES | DIRECTORIES | -]\n\t"
-    )
-    assert "\n--root-directory Req Arg. " in out
-    assert "\n--print-statistics Opt Arg. " in out
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """--version prints the configuration block and exits 0."""
-    status, out, _ = run(["--version"], capsys)
-    assert 0 == status
-    assert out.startswith("rwvpc2silk: part of pysilk_ext ")
-
-
-def test_lone_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No inputs and stdin on a terminal: SiLK's error and exit 1."""
-    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
-    status, out, err = run([], capsys)
-    assert (1, "") == (status, out)
-    assert (
-        "rwvpc2silk: No input files on command line and stdin is connected "
-        "to a terminal\n" + USAGE
-    ) == err
+# -- SiLK's baseline (--help, --version, lone command: test_baseline.py) --
 
 
 def test_null_input(
@@ -182,14 +148,21 @@ def test_null_input_to_stdout(
         assert 0 == len(reader.read_all())
 
 
-def test_console_script_entry_point(small_log: Path, tmp_path: Path) -> None:
+def test_console_script_entry_point(
+    small_log: Path, site: Path, tmp_path: Path
+) -> None:
     """The installed ``rwvpc2silk`` script runs (skipped if not installed)."""
     exe = shutil.which("rwvpc2silk")
     if exe is None:
         pytest.skip("rwvpc2silk is not installed on PATH")
     out_path = tmp_path / "o.rw"
     result = subprocess.run(
-        [exe, f"--output-path={out_path}", str(small_log)],
+        [
+            exe,
+            f"--site-config-file={site}",
+            f"--output-path={out_path}",
+            str(small_log),
+        ],
         capture_output=True,
         text=True,
         check=False,

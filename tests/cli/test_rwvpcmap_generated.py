@@ -11,13 +11,10 @@ re-binding.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -35,25 +32,9 @@ from tests.cli.rwvpcmap_support import (
     _clean_env,  # noqa: F401 - autouse fixture
     rows_of,
 )
-from tests.conftest import REPO
+from tests.conftest import load_gen_vpclogs
 
 FIELDS = "status,interface-id,instance-id,vpc-id,subnet-id,az-id,account-id"
-
-
-def _generator() -> ModuleType:
-    """benchmarks/gen_vpclogs.py (a script, not a package module)."""
-    name = "gen_vpclogs"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, REPO / "benchmarks" / "gen_vpclogs.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +44,7 @@ def generated(
     """(log directory, truth, map built by rwvpcmapbuild from it)."""
     out = tmp_path_factory.mktemp("gen")
     logs = out / "logs"
-    res = _generator().generate(
+    res = load_gen_vpclogs().generate(
         logs, records=6000, seed=7, version=5, hours=2, ip_ranges=IP_RANGES
     )
     truth = json.loads(res.truth_path.read_text())

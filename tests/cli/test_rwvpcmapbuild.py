@@ -19,9 +19,6 @@ from pysilk_ext.ctxmap import ContextMap
 from tests.cli.rwvpcmap_support import (
     IP_RANGES,
     SEED_END,
-    SEED_INTERNAL,
-    SEED_LOG,
-    SEED_S3,
     SEED_START,
     FakeStdin,
     _clean_env,  # noqa: F401 - autouse fixture
@@ -29,7 +26,7 @@ from tests.cli.rwvpcmap_support import (
     reuse_records,
     write_log,
 )
-from tests.conftest import REPO
+from tests.conftest import REPO, SEED_INTERNAL, SEED_LOG, SEED_S3
 from tests.ctxmap_support import DATA, rec
 
 USAGE = "Use 'rwvpcmapbuild --help' for usage\n"
@@ -50,35 +47,7 @@ def _bindings(path: Path) -> dict[tuple[str, str], tuple[int, int, dict]]:
         }
 
 
-# -- SiLK's baseline ----------------------------------------------------------
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help prints SiLK's usage layout on stdout and exits 0."""
-    status, out, err = run(["--help"], capsys)
-    assert (0, "") == (status, err)
-    assert out.startswith("rwvpcmapbuild [SWITCHES] [LOGS]\n\t")
-    assert "\n--update Req Arg. " in out
-    assert "\n--print-statistics No Arg. " in out
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """--version prints the configuration block and exits 0."""
-    status, out, _err = run(["--version"], capsys)
-    assert 0 == status
-    assert out.startswith("rwvpcmapbuild: part of pysilk_ext ")
-
-
-def test_lone_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No switch at all: the output switch is required."""
-    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
-    status, out, err = run([], capsys)
-    assert (1, "") == (status, out)
-    assert (
-        "rwvpcmapbuild: Must specify --output-path or --update\n" + USAGE
-    ) == err
-
-
+# -- SiLK's baseline (--help, --version, lone command: test_baseline.py) --
 def test_no_input_on_terminal(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -13,13 +13,13 @@ import pytest
 
 from pysilk_ext.cli import rwvpcmapbuild, rwvpcmapdiff
 from tests.cli.rwvpcmap_support import (
-    SEED_LOG,
     FakeStdin,
     _clean_env,  # noqa: F401 - autouse fixture
     build_map,
     reuse_records,
     write_log,
 )
+from tests.conftest import SEED_LOG
 from tests.ctxmap_support import rec
 
 USAGE = "Use 'rwvpcmapdiff --help' for usage\n"
@@ -75,31 +75,7 @@ def maps(tmp_path: Path) -> tuple[Path, Path, Path]:
     return old, new, new_log
 
 
-# -- SiLK's baseline ----------------------------------------------------------
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help prints SiLK's usage layout on stdout and exits 0."""
-    status, out, err = run(["--help"], capsys)
-    assert (0, "") == (status, err)
-    assert out.startswith(
-        "rwvpcmapdiff [SWITCHES] OLD-MAP {NEW-MAP | --logs [LOGS]}\n\t"
-    )
-    assert "\n--quiet-after Req Arg. " in out
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """--version prints the configuration block and exits 0."""
-    status, out, _err = run(["--version"], capsys)
-    assert 0 == status
-    assert out.startswith("rwvpcmapdiff: part of pysilk_ext ")
-
-
-def test_lone_command(capsys: pytest.CaptureFixture[str]) -> None:
-    """No argument: the old map is missing, exit 1."""
-    status, out, err = run([], capsys)
-    assert (1, "") == (status, out)
-    assert f"rwvpcmapdiff: Missing OLD-MAP argument\n{USAGE}" == err
-
-
+# -- SiLK's baseline (--help, --version, lone command: test_baseline.py) --
 def test_logs_from_terminal(
     maps: tuple[Path, Path, Path],
     capsys: pytest.CaptureFixture[str],

@@ -12,16 +12,11 @@ import pytest
 
 from pysilk_ext.cli import rwvpcmaplookup
 from tests.cli.rwvpcmap_support import (
-    IP_RANGES,
-    SEED_INTERNAL,
-    SEED_LOG,
     FakeStdin,
     _clean_env,  # noqa: F401 - autouse fixture
-    build_map,
-    reuse_records,
     rows_of,
-    write_log,
 )
+from tests.conftest import SEED_INTERNAL
 
 USAGE = "Use 'rwvpcmaplookup --help' for usage\n"
 DEFAULT_TITLES = [
@@ -48,23 +43,6 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]):
     return status, out, err
 
 
-@pytest.fixture(scope="module")
-def seed_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The talk's sample with the real ip-ranges.json."""
-    out = tmp_path_factory.mktemp("seed")
-    return build_map(
-        out / "seed.vpcmap", SEED_LOG, extra=[f"--ip-ranges={IP_RANGES}"]
-    )
-
-
-@pytest.fixture(scope="module")
-def reuse_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """10.0.0.5 in two VPCs and re-bound (see reuse_records)."""
-    out = tmp_path_factory.mktemp("reuse")
-    log = write_log(out / "reuse.log", reuse_records())
-    return build_map(out / "reuse.vpcmap", log)
-
-
 def _lookup(
     map_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -86,35 +64,7 @@ def _lookup(
     return rows_of(out)
 
 
-# -- SiLK's baseline ----------------------------------------------------------
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help prints SiLK's usage layout on stdout and exits 0."""
-    status, out, err = run(["--help"], capsys)
-    assert (0, "") == (status, err)
-    assert out.startswith("rwvpcmaplookup [SWITCHES] [ADDRESSES]\n\t")
-    assert "\n--map Req Arg. " in out
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """--version prints the configuration block and exits 0."""
-    status, out, _err = run(["--version"], capsys)
-    assert 0 == status
-    assert out.startswith("rwvpcmaplookup: part of pysilk_ext ")
-
-
-def test_lone_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No address and stdin on a terminal: SiLK's error, exit 1."""
-    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
-    status, out, err = run(["--map=x.vpcmap"], capsys)
-    assert (1, "") == (status, out)
-    assert (
-        "rwvpcmaplookup: No input files on command line and stdin is "
-        "connected to a terminal\n" + USAGE
-    ) == err
-
-
+# -- SiLK's baseline (--help, --version, lone command: test_baseline.py) --
 def test_null_input(
     seed_map: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from pysilk_ext import fields as F
 from pysilk_ext.cli import rwvpcstats
 from pysilk_ext.reader import VpcReader
+from tests.cli.stdio_support import FakeStdin
 from tests.conftest import REPO
 
 SAMPLES = REPO / "share" / "samples"
@@ -22,17 +22,6 @@ HEADER = " ".join(F.DEFAULT_FORMAT)
 GOOD = "2 123 eni-a 10.0.0.1 10.0.0.2 1 2 6 1 40 100 160 ACCEPT OK"
 NODATA = "2 123 eni-a - - - - - - - 100 160 - NODATA"
 USAGE = "Use 'rwvpcstats --help' for usage\n"
-
-
-class FakeStdin:
-    """A stand-in for sys.stdin: a terminal or a pipe of bytes."""
-
-    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
-        self.buffer = io.BytesIO(data)
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
 
 
 def run(
@@ -64,36 +53,7 @@ def bad_log(tmp_path: Path) -> Path:
     return path
 
 
-# -- SiLK's baseline ----------------------------------------------------
-def test_help(capsys: pytest.CaptureFixture[str]) -> None:
-    """--help prints SiLK's usage layout on stdout and exits 0."""
-    status, out, err = run(["--help"], capsys)
-    assert (0, "") == (status, err)
-    assert out.startswith("rwvpcstats [SWITCHES] [FILES]\n\t")
-    assert "\n--log-format Req Arg. " in out
-    assert "\n--delimited Opt Arg. " in out
-
-
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    """--version prints the configuration block and exits 0."""
-    status, out, _err = run(["--version"], capsys)
-    assert 0 == status
-    assert out.startswith("rwvpcstats: part of pysilk_ext ")
-
-
-def test_lone_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No input and stdin on a terminal: SiLK's error, exit 1."""
-    monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
-    status, out, err = run([], capsys)
-    assert (1, "") == (status, out)
-    assert (
-        "rwvpcstats: No input files on command line and stdin is connected "
-        "to a terminal\n" + USAGE
-    ) == err
-
-
+# -- SiLK's baseline (--help, --version, lone command: test_baseline.py) --
 def test_null_input(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,958 @@
+# SPDX-License-Identifier: MIT
+"""Spread VPC Flow Log inputs over worker processes (or a Dask cluster).
+
+Why: one process converts about a million records a second; an estate
+writes billions a day.  Inputs (S3 objects or files) are independent, so
+the work is spread by input: each worker reads, parses and converts (or
+maps) a *work unit* -- a list of whole inputs -- and sends back compact
+results that the parent reduces.
+
+Design (measured with ``benchmarks/bench_parallel.py``):
+
+**Conversion: workers convert, one appender writes.**  A worker returns,
+per input, the SiLK records (88 bytes each, about a quarter of the
+``.log.gz`` bytes they came from in memory) with *provisional* sensor
+numbers, plus the sensors it met (AWS id, description ids, rows).  The
+parent takes unit results strictly in input order, gives the sensors
+their silk.conf ids with the one
+:class:`~pysilk_ext.convert.sensors.SensorAssigner` of the run (in the
+order a single process would have created them, so ids do not depend on
+the number of workers), rewrites the ``sensor`` column and appends the
+records through the command's usual repository sink (one
+:class:`~pysilk_ext.silkfmt.appender.RepositoryWriter`, its commit
+thread, and the ledger).  Hence:
+
+* the repository is the one a single process writes -- the same files,
+  the same records in the same order, the same sensor ids -- and the
+  ledger stays single-writer (an interrupted run rolls back and resumes
+  exactly as a single process does);
+* the appender costs a fraction of a core (encoding and appending are a
+  quarter of the per-record work; zlib/lzo compression raises that), so
+  it becomes the bottleneck only beyond several busy workers; past that
+  point per-worker writers (the appender's per-hourly-file locks allow
+  them) would scale further, at the price of worker-dependent record
+  order and sensor numbering.
+
+What a single process learns across inputs, a worker learns across the
+inputs of its unit: interface addresses (internal addresses), the
+direction book of logs without ``flow-direction``, and the
+de-duplication window.  On generated estates the classification is the
+same record for record (the tests check it); give ``--map`` so that
+internal addresses come from the map rather than from what happens to
+have been read before.  With de-duplication each unit is a whole flow
+log (copies on two interfaces of one VPC are always in one unit; copies
+between flow logs of different VPCs are found only in one process).
+
+**Map building: partial maps merge.**  Each worker builds the map of its
+unit; :func:`pysilk_ext.ctxmap.merge` is associative, commutative and
+idempotent, so the parent merges partial maps in any order into the map
+one process builds.  Logs without ``flow-direction`` (versions 2-4) have
+their interface addresses inferred per interface from *all* its records,
+so a unit must hold whole interfaces: map units are whole flow logs (an
+S3 object holds many interfaces, but every record of an interface is in
+its flow log's objects).  An interface logged by two flow logs (a VPC
+flow log and a subnet flow log over the same ENI) is inferred in each,
+which gives the same answer unless a flow log holds only records where
+a peer address is as frequent as the interface's own.
+
+**Failures.**  An ``s3://`` object that fails after retries is skipped,
+reported and listed (:attr:`UnitResult.failed`); one that fails after
+part of it was read has its records discarded (the single-process
+reader stops the run instead).  A bad line with ``--stop-on-error`` stops
+the run at that input, in input order.
+
+Workers are started with ``forkserver`` (``spawn`` where it does not
+exist): never ``fork``, which would copy the parent's threads (s3fs's
+event loop, the commit thread) in an unknown state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import multiprocessing
+import os
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from pysilk_ext import s3input
+from pysilk_ext.batch import StrColumn
+from pysilk_ext.convert import Converter, ConvertStats, MapContext
+from pysilk_ext.convert.addrs import AddressRanges
+from pysilk_ext.convert.config import ConvertConfig
+from pysilk_ext.convert.sensors import sensor_name
+from pysilk_ext.ctxmap import BuildStats, ContextMap, ContextMapBuilder
+from pysilk_ext.errors import ConvertError, VpcParseError
+from pysilk_ext.reader import FileStats, ReaderStats, VpcReader
+from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE
+from pysilk_ext.silkfmt.siteconf import SiteConfig
+from pysilk_ext.sources import InputFile
+from pysilk_ext.vpcparse import BadLine, LogFormat
+
+__all__ = [
+    "ConvertSettings",
+    "InputOutcome",
+    "MapPart",
+    "ParallelConversion",
+    "ProgressTotals",
+    "ReadSettings",
+    "Submitter",
+    "UnitResult",
+    "WorkUnit",
+    "build_map_unit",
+    "convert_unit",
+    "ingest_parallel",
+    "merge_map_parts",
+    "merge_reader_stats",
+    "plan_units",
+    "process_pool",
+]
+
+#: Work units per worker when inputs are cut into contiguous runs: enough
+#: for load balance, few enough that per-unit overhead stays negligible.
+UNITS_PER_WORKER = 4
+#: Largest unit (bytes as stored) of a contiguous run: bounds the records
+#: a result carries (about 4x this in memory) and the parent's backlog.
+MAX_UNIT_BYTES = 64 << 20
+#: Size assumed for an input of unknown size (stdin is never spread).
+_UNKNOWN_SIZE = 1 << 20
+
+
+# ---------------------------------------------------------------------------
+# Planning
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class WorkUnit:
+    """Whole inputs handled by one task, in input order."""
+
+    index: int
+    inputs: tuple[InputFile, ...]
+
+    @property
+    def size(self) -> int:
+        """Bytes as stored (estimated where unknown)."""
+        return sum(_size_of(e) for e in self.inputs)
+
+
+def _size_of(entry: InputFile) -> int:
+    if entry.size is not None:
+        return entry.size
+    try:
+        return os.path.getsize(entry.path)
+    except OSError:
+        return _UNKNOWN_SIZE
+
+
+def flow_log_of(entry: InputFile) -> str:
+    """The flow log an input belongs to (its own path when the name does
+    not say): the grouping that keeps interfaces whole."""
+    if entry.key is not None and entry.key.flow_log_id is not None:
+        return entry.key.flow_log_id
+    return entry.path
+
+
+def plan_units(
+    entries: Sequence[InputFile],
+    *,
+    workers: int,
+    whole_flow_logs: bool = False,
+    units_per_worker: int = UNITS_PER_WORKER,
+    max_unit_bytes: int = MAX_UNIT_BYTES,
+) -> list[WorkUnit]:
+    """Cut the inputs into work units.
+
+    ``whole_flow_logs``: one unit per flow log (inputs of one flow log
+    keep their order; units ordered by their first input) -- for map
+    building and de-duplication.  Otherwise contiguous runs of the input
+    order of about ``total / (workers * units_per_worker)`` bytes (at
+    most ``max_unit_bytes``; at least one input), so that results taken
+    in unit order are in input order.
+    """
+    if not entries:
+        return []
+    if whole_flow_logs:
+        groups: dict[str, list[InputFile]] = {}
+        for entry in entries:
+            groups.setdefault(flow_log_of(entry), []).append(entry)
+        return [WorkUnit(i, tuple(g)) for i, g in enumerate(groups.values())]
+    sizes = [_size_of(e) for e in entries]
+    target = math.ceil(sum(sizes) / max(1, workers * max(1, units_per_worker)))
+    target = max(1, min(target, max_unit_bytes))
+    units: list[WorkUnit] = []
+    run: list[InputFile] = []
+    run_bytes = 0
+    for entry, size in zip(entries, sizes, strict=True):
+        if run and run_bytes + size > target:
+            units.append(WorkUnit(len(units), tuple(run)))
+            run, run_bytes = [], 0
+        run.append(entry)
+        run_bytes += size
+    if run:
+        units.append(WorkUnit(len(units), tuple(run)))
+    return units
+
+
+# ---------------------------------------------------------------------------
+# Executors
+# ---------------------------------------------------------------------------
+class Submitter(Protocol):
+    """What runs tasks: a process pool here, a Dask client on a cluster."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        """Start ``fn(*args)``; return its future (``result``, ``cancel``)."""
+
+
+def _start_method() -> str:
+    methods = multiprocessing.get_all_start_methods()
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes started by forkserver (see doc).
+
+    The fork server imports this module once, so each worker starts with
+    NumPy and the C core already loaded.
+    """
+    ctx = multiprocessing.get_context(_start_method())
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["pysilk_ext.parallel"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+# ---------------------------------------------------------------------------
+# Settings sent to workers
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReadSettings:
+    """The reader's options, as sent to workers (picklable).
+
+    ``keep_bad_lines``: return each bad line to the parent (which writes
+    ``--bad-input-lines`` and ``--verbose`` messages in input order);
+    otherwise bad lines are only counted.
+    """
+
+    log_format: LogFormat | None = None
+    stop_on_error: bool = False
+    keep_bad_lines: bool = False
+    s3: s3input.S3Config | None = None
+    read_ahead: bool = True
+    parse_threads: int = 1
+
+    def reader(
+        self,
+        inputs: Sequence[InputFile],
+        on_bad_line: Callable[[BadLine], None] | None,
+    ) -> VpcReader:
+        """A reader of ``inputs`` with these options."""
+        return VpcReader(
+            list(inputs),
+            log_format=self.log_format,
+            stop_on_error=self.stop_on_error,
+            on_bad_line=on_bad_line,
+            read_ahead=self.read_ahead,
+            parse_threads=self.parse_threads,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertSettings:
+    """Everything a worker needs to convert like the parent would.
+
+    ``token`` names the job: workers cache the map, ip-ranges and site
+    per token, not per unit.  Paths (``map_path``) must be readable by
+    the workers (on a cluster: a shared filesystem).
+    """
+
+    read: ReadSettings
+    config: ConvertConfig
+    site: SiteConfig | None = None
+    map_path: str | None = None
+    aws_ranges: AddressRanges | None = None
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+def _prepare(read: ReadSettings) -> None:
+    if read.s3 is not None:
+        s3input.configure(read.s3)
+
+
+_maps: dict[str, MapContext] = {}
+_maps_lock = threading.Lock()
+
+
+def _map_context(path: str | None) -> MapContext | None:
+    """The context of ``path``, opened once per process (mmap)."""
+    if path is None:
+        return None
+    with _maps_lock:
+        ctx = _maps.get(path)
+        if ctx is None:
+            ctx = MapContext(ContextMap.open(path))
+            _maps[path] = ctx
+    return ctx
+
+
+# ---------------------------------------------------------------------------
+# Conversion in a worker
+# ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class SensorUse:
+    """A sensor key met by a worker (provisional id = its position)."""
+
+    key: str | None  # None: records naming no AWS id ("unknown")
+    extras: dict[str, str]
+    rows: int = 0
+    call: int = 0  # the assign() call (batch) where it first appeared
+    columns: tuple[str, ...] = ()  # that call's description fields
+
+
+class _DeferredSensors:
+    """Stands in for the SensorAssigner in a worker.
+
+    Gives each AWS id a provisional number in order of first appearance
+    and remembers what the real assigner needs (the description ids of
+    the first row, as the real one takes them); the parent assigns real
+    ids in input order (see :meth:`ParallelConversion._sensor_lut`).
+    """
+
+    def __init__(self) -> None:
+        self.uses: list[SensorUse] = []
+        self._index: dict[str | None, int] = {}
+        self._calls = 0
+        self.fallback_records = 0
+        self.created: list[tuple[int, str, str]] = []
+        self.ids: dict[str, int] = {}
+
+    def assign(
+        self,
+        keys: StrColumn,
+        describe_with: dict[str, StrColumn] | None = None,
+    ) -> npt.NDArray[np.uint16]:
+        self._calls += 1
+        counts = np.bincount(keys.codes, minlength=len(keys.values))
+        by_code = np.zeros(len(keys.values), dtype=np.uint16)
+        for code in np.flatnonzero(counts).tolist():
+            key = keys.values[code] if code else None
+            idx = self._index.get(key)
+            if idx is None:
+                idx = len(self.uses)
+                if idx > np.iinfo(np.uint16).max:
+                    raise ConvertError(
+                        f"Cannot add sensor for '{key}': more than 65536 "
+                        "sensors in one work unit"
+                    )
+                self._index[key] = idx
+                self.uses.append(
+                    SensorUse(
+                        key,
+                        _extras(code, keys, describe_with),
+                        call=self._calls,
+                        columns=tuple(describe_with or ()),
+                    )
+                )
+            self.uses[idx].rows += int(counts[code])
+            by_code[code] = idx
+        out: npt.NDArray[np.uint16] = by_code[keys.codes]
+        return out
+
+
+def _extras(
+    code: int, keys: StrColumn, describe_with: dict[str, StrColumn] | None
+) -> dict[str, str]:
+    """The other AWS ids of the first row with ``code`` (as the assigner)."""
+    if not describe_with or code == 0:
+        return {}
+    row = int(np.argmax(keys.codes == code))
+    out: dict[str, str] = {}
+    for name, col in describe_with.items():
+        value_code = int(col.codes[row])
+        if value_code:
+            out[name] = col.values[value_code]
+    return out
+
+
+@dataclass(slots=True)
+class InputOutcome:
+    """What became of one input.
+
+    ``records`` (FLOW_DTYPE) is None when the input failed; ``failure``
+    then says why.  In a worker's result the ``sensor`` column holds
+    provisional numbers; :class:`ParallelConversion` yields final ids.
+    """
+
+    source: str
+    records: npt.NDArray[np.void] | None = None
+    failure: str | None = None
+    bad_lines: list[BadLine] = field(default_factory=list)
+    records_in: int = 0
+
+
+@dataclass(slots=True)
+class Fatal:
+    """A stop the whole run must take (``--stop-on-error``, unreadable
+    local file), at ``source`` in input order."""
+
+    message: str
+    source: str | None
+    lineno: int | None
+
+
+@dataclass(slots=True)
+class UnitResult:
+    """A worker's answer for one unit (see the module doc)."""
+
+    index: int
+    outcomes: list[InputOutcome]
+    sensors: list[SensorUse]
+    convert: ConvertStats
+    reader: ReaderStats
+    s3: s3input.S3Counters
+    seconds: float
+    fatal: Fatal | None = None
+
+
+class _InputTracker:
+    """Splits a unit's batches and statistics by input."""
+
+    def __init__(self, inputs: Sequence[InputFile]) -> None:
+        self.order = [e.path for e in inputs]
+        self.outcomes = {p: InputOutcome(p) for p in self.order}
+        self.parts: dict[str, list[npt.NDArray[np.void]]] = {}
+
+    def bad(self, bad: BadLine) -> None:
+        out = self.outcomes.get(bad.source)
+        if out is not None:
+            out.bad_lines.append(bad)
+
+    def fail(self, source: str, message: str) -> None:
+        out = self.outcomes[source]
+        out.failure = message
+        out.records = None
+        self.parts.pop(source, None)
+
+    def finish(self) -> list[InputOutcome]:
+        result = []
+        for path in self.order:
+            out = self.outcomes[path]
+            if out.failure is None:
+                parts = self.parts.get(path, [])
+                out.records = (
+                    np.concatenate(parts)
+                    if len(parts) > 1
+                    else parts[0]
+                    if parts
+                    else np.zeros(0, dtype=FLOW_DTYPE)
+                )
+            result.append(out)
+        return result
+
+
+def _worker_converter(settings: ConvertSettings) -> Converter:
+    conv = Converter(
+        settings.config,
+        site=settings.site,
+        site_path=None,
+        context=_map_context(settings.map_path),
+        aws_ranges=settings.aws_ranges,
+    )
+    conv.sensors = _DeferredSensors()  # type: ignore[assignment]
+    return conv
+
+
+def convert_unit(settings: ConvertSettings, unit: WorkUnit) -> UnitResult:
+    """Read and convert one unit (runs in a worker; see module doc)."""
+    started = time.monotonic()
+    _prepare(settings.read)
+    s3_before = s3input.counters().copy()
+    conv = _worker_converter(settings)
+    deferred: _DeferredSensors = conv.sensors  # type: ignore[assignment]
+    tracker = _InputTracker(unit.inputs)
+    stats = ReaderStats()
+    fatal: Fatal | None = None
+    remaining = list(unit.inputs)
+    on_bad = tracker.bad if settings.read.keep_bad_lines else None
+    while remaining:
+        reader = settings.read.reader(remaining, on_bad)
+        current: str | None = None
+        snapshot = copy.deepcopy(conv.stats)
+        try:
+            for batch in reader:
+                if batch.source != current:
+                    current = batch.source
+                    snapshot = copy.deepcopy(conv.stats)
+                before = conv.stats.records_in
+                recs = conv.convert(batch)
+                tracker.outcomes[batch.source].records_in += (
+                    conv.stats.records_in - before
+                )
+                if len(recs):
+                    tracker.parts.setdefault(batch.source, []).append(recs)
+            remaining = []
+        except VpcParseError as exc:
+            source = exc.path
+            remote = source is not None and s3input.is_s3_url(source)
+            if (
+                exc.lineno is not None
+                or not remote
+                or source not in (tracker.outcomes)
+            ):
+                fatal = Fatal(str(exc), source, exc.lineno)
+                remaining = []
+            else:
+                # an S3 object failed after part of it was read: drop
+                # its records and counts, go on with the next input
+                tracker.fail(source, str(exc))
+                reader.stats.failed.append(_failure(source, str(exc)))
+                if current == source:
+                    conv.stats = snapshot
+                reader.stats.files = [
+                    f for f in reader.stats.files if f.source != source
+                ]
+                at = [e.path for e in remaining].index(source)
+                remaining = remaining[at + 1 :]
+        for failure in reader.stats.failed:
+            tracker.fail(failure.source, failure.message)
+        merge_reader_stats(stats, reader.stats)
+    return UnitResult(
+        index=unit.index,
+        outcomes=tracker.finish(),
+        sensors=deferred.uses,
+        convert=conv.stats,
+        reader=stats,
+        s3=s3input.counters().minus(s3_before),
+        seconds=time.monotonic() - started,
+        fatal=fatal,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+def merge_reader_stats(into: ReaderStats, other: ReaderStats) -> None:
+    """Add ``other``'s files, skips, failures and counters to ``into``."""
+    into.files.extend(other.files)
+    into.skipped.extend(other.skipped)
+    into.failed.extend(other.failed)
+    into.nodata_by_interface.update(other.nodata_by_interface)
+    into.skipdata_by_interface.update(other.skipdata_by_interface)
+
+
+def merge_convert_stats(
+    into: ConvertStats,
+    other: ConvertStats,
+    sensor_lut: npt.NDArray[np.uint16] | None = None,
+) -> None:
+    """Add a worker's conversion counts to ``into``.
+
+    ``sensor_lut`` maps the worker's provisional sensor numbers to ids.
+    ``sensor_fallback`` is the parent assigner's and left alone.
+    """
+    for f in dataclasses.fields(ConvertStats):
+        name = f.name
+        mine, theirs = getattr(into, name), getattr(other, name)
+        if name in ("sensor_fallback", "issues", "by_sensor"):
+            continue
+        if isinstance(mine, Counter):
+            mine.update(theirs)
+        else:
+            setattr(into, name, mine + theirs)
+    into.issues.add(other.issues)
+    for sid, count in other.by_sensor.items():
+        real = int(sensor_lut[sid]) if sensor_lut is not None else sid
+        into.by_sensor[real] += count
+
+
+@dataclass(slots=True)
+class ProgressTotals:
+    """Counts across workers, for progress lines and reports."""
+
+    inputs_total: int = 0
+    inputs_done: int = 0
+    inputs_failed: int = 0
+    records: int = 0
+    bad: Counter[str] = field(default_factory=Counter)
+    started: float = field(default_factory=time.monotonic)
+    worker_seconds: float = 0.0
+
+    def rate(self) -> float:
+        """Records per second since the start."""
+        return self.records / max(time.monotonic() - self.started, 1e-9)
+
+    def line(self, prog: str) -> str:
+        """One progress line: inputs done/total, records/s, bad lines."""
+        bad = sum(self.bad.values())
+        text = (
+            f"{prog}: inputs {self.inputs_done}/{self.inputs_total}, "
+            f"{self.records:,} records, {self.rate():,.0f}/s"
+        )
+        if self.inputs_failed:
+            text += f", {self.inputs_failed} failed"
+        if bad:
+            reasons = ", ".join(
+                f"{r} {n}" for r, n in sorted(self.bad.items())
+            )
+            text += f", bad lines {bad} ({reasons})"
+        return text
+
+
+# ---------------------------------------------------------------------------
+# The parent side of a conversion
+# ---------------------------------------------------------------------------
+class ParallelConversion:
+    """Submit units, take results in input order, finish the records.
+
+    Args:
+        settings: what workers convert with.
+        converter: the run's converter in the parent: its sensor
+            assigner gives the real sensor ids and its ``stats`` receive
+            every worker's counts (so the command's reports work as for
+            a single process).
+        submitter: a process pool or a Dask client (see
+            :mod:`pysilk_ext.daskjobs`).
+        window: units in flight (default: twice the workers); bounds the
+            parent's memory to that many units' records.
+        on_bad_line: called with each bad line, in input order (needs
+            ``settings.read.keep_bad_lines``).
+    """
+
+    def __init__(
+        self,
+        settings: ConvertSettings,
+        converter: Converter,
+        submitter: Submitter,
+        *,
+        window: int = 4,
+        on_bad_line: Callable[[BadLine], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.converter = converter
+        self.submitter = submitter
+        self.window = max(1, window)
+        self.on_bad_line = on_bad_line
+        self.reader_stats = ReaderStats()
+        self.s3 = s3input.S3Counters()
+        self.failed: list[InputOutcome] = []
+        self.progress = ProgressTotals()
+
+    def run(self, units: Sequence[WorkUnit]) -> Iterator[InputOutcome]:
+        """Yield every input's outcome, in input order, records final.
+
+        Raises:
+            VpcParseError: a worker stopped on a bad line
+                (``--stop-on-error``) or could not open a local input.
+            ConvertError: the sensor policy cannot be met.
+        """
+        self.progress.inputs_total += sum(len(u.inputs) for u in units)
+        pending: deque[Any] = deque()
+        todo = iter(units)
+        try:
+            for unit in todo:
+                pending.append(
+                    self.submitter.submit(convert_unit, self.settings, unit)
+                )
+                if len(pending) >= self.window:
+                    yield from self._absorb(pending.popleft().result())
+            while pending:
+                yield from self._absorb(pending.popleft().result())
+        finally:
+            for fut in pending:
+                with contextlib.suppress(Exception):
+                    fut.cancel()
+
+    def _sensor_lut(self, uses: list[SensorUse]) -> npt.NDArray[np.uint16]:
+        """Give a unit's sensors their real ids, in first-use order.
+
+        The real assigner is called once per worker batch that met new
+        sensors, with those sensors in the order the worker met them, so
+        that creation order (hence ids), descriptions, the cap and the
+        fallback are those of a single process -- and silk.conf is
+        rewritten as rarely.
+        """
+        real = self.converter.sensors
+        lut = np.zeros(max(1, len(uses)), dtype=np.uint16)
+        start = 0
+        while start < len(uses):
+            end = start + 1
+            while end < len(uses) and uses[end].call == uses[start].call:
+                end += 1
+            group = uses[start:end]
+            named = [u for u in group if u.key is not None]
+            codes = np.zeros(len(group), dtype=np.uint32)
+            values = [""]
+            for k, use in enumerate(group):
+                if use.key is not None:
+                    values.append(use.key)
+                    codes[k] = len(values) - 1
+            describe: dict[str, StrColumn] = {}
+            for name in group[0].columns:
+                col_values = [""]
+                col_codes = np.zeros(len(group), dtype=np.uint32)
+                for k, use in enumerate(group):
+                    value = use.extras.get(name)
+                    if value:
+                        col_values.append(value)
+                        col_codes[k] = len(col_values) - 1
+                describe[name] = StrColumn(col_codes, col_values)
+            before = real.fallback_records
+            lut[start:end] = real.assign(
+                StrColumn(codes, values), describe or None
+            )
+            if real.fallback_records > before:
+                policy = real.config.policy
+                over = [
+                    u
+                    for u in named
+                    if sensor_name(str(u.key), policy) not in real.ids
+                ]
+                real.fallback_records += sum(u.rows for u in over) - len(over)
+            start = end
+        return lut
+
+    def _absorb(self, result: UnitResult) -> Iterator[InputOutcome]:
+        lut = self._sensor_lut(result.sensors)
+        merge_convert_stats(self.converter.stats, result.convert, lut)
+        self.converter.stats.sensor_fallback = (
+            self.converter.sensors.fallback_records
+        )
+        merge_reader_stats(self.reader_stats, result.reader)
+        for fs in result.reader.files:
+            self.progress.bad.update(fs.bad)
+        self.s3.add(result.s3)
+        self.progress.worker_seconds += result.seconds
+        fatal_source = result.fatal.source if result.fatal else None
+        for outcome in result.outcomes:
+            if fatal_source is not None and outcome.source == fatal_source:
+                break
+            self._finish(outcome, lut)
+            yield outcome
+        if result.fatal is not None:
+            fatal = result.fatal
+            for outcome in result.outcomes:
+                if outcome.source == fatal_source:
+                    for bad in outcome.bad_lines:
+                        if self.on_bad_line is not None:
+                            self.on_bad_line(bad)
+            raise VpcParseError(
+                fatal.message, path=fatal.source, lineno=fatal.lineno
+            )
+
+    def _finish(self, outcome: InputOutcome, lut: npt.NDArray[Any]) -> None:
+        if outcome.records is not None and len(outcome.records):
+            outcome.records["sensor"] = lut[outcome.records["sensor"]]
+        if self.on_bad_line is not None:
+            for bad in outcome.bad_lines:
+                self.on_bad_line(bad)
+        self.progress.records += outcome.records_in
+        self.progress.inputs_done += 1
+        if outcome.failure is not None:
+            self.progress.inputs_failed += 1
+            self.failed.append(outcome)
+
+
+# ---------------------------------------------------------------------------
+# Map building
+# ---------------------------------------------------------------------------
+@dataclass(slots=True)
+class MapPart:
+    """A partial map and what building it met (mergeable, see
+    :func:`merge_map_parts`)."""
+
+    data: bytes | None
+    build: BuildStats
+    reader: ReaderStats
+    bad_lines: list[BadLine]
+    s3: s3input.S3Counters
+    seconds: float
+    units: list[int]
+    fatal: Fatal | None = None
+
+
+def build_map_unit(read: ReadSettings, unit: WorkUnit) -> MapPart:
+    """Build the map of one unit's logs (runs in a worker).
+
+    An S3 object failing part-way keeps what was read (bindings are
+    observations: merging the rest later changes nothing else) and is
+    listed as failed all the same.
+    """
+    started = time.monotonic()
+    _prepare(read)
+    s3_before = s3input.counters().copy()
+    builder = ContextMapBuilder()
+    stats = ReaderStats()
+    bad_lines: list[BadLine] = []
+    fatal: Fatal | None = None
+    remaining = list(unit.inputs)
+    on_bad = bad_lines.append if read.keep_bad_lines else None
+    while remaining:
+        reader = read.reader(remaining, on_bad)
+        try:
+            for batch in reader:
+                builder.add_batch(batch)
+            remaining = []
+        except VpcParseError as exc:
+            source = exc.path
+            paths = [e.path for e in remaining]
+            if (
+                exc.lineno is not None
+                or source is None
+                or not s3input.is_s3_url(source)
+                or source not in paths
+            ):
+                fatal = Fatal(str(exc), source, exc.lineno)
+                remaining = []
+            else:
+                reader.stats.failed.append(_failure(source, str(exc)))
+                remaining = remaining[paths.index(source) + 1 :]
+        merge_reader_stats(stats, reader.stats)
+    return MapPart(
+        data=builder.build().data if fatal is None else None,
+        build=builder.stats,
+        reader=stats,
+        bad_lines=bad_lines,
+        s3=s3input.counters().minus(s3_before),
+        seconds=time.monotonic() - started,
+        units=[unit.index],
+        fatal=fatal,
+    )
+
+
+def _failure(source: str, message: str) -> Any:
+    from pysilk_ext.sources import OpenFailure  # noqa: PLC0415
+
+    why = message.split("': ", 1)[-1]
+    return OpenFailure(source, OSError(5, why), opened=True)
+
+
+_ADDITIVE_BUILD = (
+    "records",
+    "not_flows",
+    "untimed",
+    "undirected",
+    "inferred_interfaces",
+    "unattributed",
+    "no_interface",
+)
+
+
+def add_build_stats(into: BuildStats, other: BuildStats) -> None:
+    """Add the log counts of a partial build (not inventory or merges)."""
+    for name in _ADDITIVE_BUILD:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+
+
+def merge_map_parts(*parts: MapPart) -> MapPart:
+    """One part holding the merge of ``parts`` (associative: a tree of
+    merges on a cluster gives the same map as one merge)."""
+    stats = ReaderStats()
+    build = BuildStats()
+    s3 = s3input.S3Counters()
+    bad: list[BadLine] = []
+    units: list[int] = []
+    fatal = None
+    maps = []
+    for part in sorted(parts, key=lambda p: min(p.units or [0])):
+        merge_reader_stats(stats, part.reader)
+        add_build_stats(build, part.build)
+        s3.add(part.s3)
+        bad.extend(part.bad_lines)
+        units.extend(part.units)
+        fatal = fatal or part.fatal
+        if part.data is not None:
+            maps.append(ContextMap.from_bytes(part.data))
+    from pysilk_ext.ctxmap import merge  # noqa: PLC0415
+
+    data = merge(*maps).data if maps and fatal is None else None
+    return MapPart(
+        data=data,
+        build=build,
+        reader=stats,
+        bad_lines=bad,
+        s3=s3,
+        seconds=sum(p.seconds for p in parts),
+        units=sorted(units),
+        fatal=fatal,
+    )
+
+
+def ingest_parallel(
+    builder: ContextMapBuilder,
+    units: Sequence[WorkUnit],
+    read: ReadSettings,
+    submitter: Submitter,
+    *,
+    reduce: Callable[[list[Any]], MapPart] | None = None,
+    on_part: Callable[[MapPart], None] | None = None,
+) -> MapPart:
+    """Build the units' partial maps in workers; merge them into
+    ``builder``; return the merged part's statistics (no map data).
+
+    ``reduce`` turns the list of futures into one part (a Dask tree
+    reduction on the cluster, see :mod:`pysilk_ext.daskjobs`); by
+    default the parent adds each part to ``builder`` as it arrives.
+    ``on_part`` sees each part (progress).
+
+    Raises:
+        VpcParseError: a worker stopped on a bad line
+            (``--stop-on-error``) or could not open a local input.
+    """
+    futures = [submitter.submit(build_map_unit, read, u) for u in units]
+    merged_before = builder.stats.maps_merged
+    try:
+        if reduce is not None:
+            parts = [reduce(futures)]
+        else:
+            parts = []
+            for fut in _as_completed(futures):
+                part = fut.result()
+                if on_part is not None:
+                    on_part(part)
+                if part.data is not None:
+                    builder.add_map(ContextMap.from_bytes(part.data))
+                    part.data = None
+                parts.append(part)
+    finally:
+        for fut in futures:
+            with contextlib.suppress(Exception):
+                fut.cancel()
+    total = merge_map_parts(*parts) if len(parts) > 1 else parts[0]
+    if reduce is not None and total.data is not None:
+        builder.add_map(ContextMap.from_bytes(total.data))
+        total.data = None
+    builder.stats.maps_merged = merged_before
+    add_build_stats(builder.stats, total.build)
+    if total.fatal is not None:
+        raise VpcParseError(
+            total.fatal.message,
+            path=total.fatal.source,
+            lineno=total.fatal.lineno,
+        )
+    return total
+
+
+def _as_completed(futures: Iterable[Any]) -> Iterator[Any]:
+    """Futures as they finish (concurrent.futures or Dask alike)."""
+    items = list(futures)
+    if all(isinstance(f, Future) for f in items):
+        from concurrent.futures import as_completed  # noqa: PLC0415
+
+        yield from as_completed(items)
+        return
+    from distributed import as_completed as dask_completed  # noqa: PLC0415
+
+    yield from dask_completed(items)
+
+
+def file_stats_by_source(stats: ReaderStats) -> dict[str, FileStats]:
+    """Each input's statistics by name (for per-input reports)."""
+    return {fs.source: fs for fs in stats.files}
