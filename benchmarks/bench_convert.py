@@ -7,7 +7,9 @@ same run, with (a) the analyst's by-hand pipeline ``zcat | awk | rwtuc``
 fastest gzip decompressor alone (target: at least 0.5x its speed), (c)
 itself on 10x the input (peak RSS within 20%), and (d) the raw logs'
 storage (repository + context map bytes per flow at most half the
-``.log.gz`` bytes per record, all information kept).
+``.log.gz`` bytes per record, all information kept).  It also prints
+where the time goes (stage costs measured in this process) and which
+storage choice buys what (the same records re-encoded, step by step).
 
 Data: ``gen_vpclogs.py --version 5 --layout s3 --gzip`` (AWS's standard
 v5 field list for every flow log, so that one awk script serves the
@@ -17,21 +19,26 @@ conversion is run with ``--force``; records then repeat, which changes
 nothing for memory).
 
 Each command runs as a child process; its wall time comes from the
-clock and its peak RSS from ``os.wait4``.  The by-hand pipeline is
-``zcat FILES | mawk -f vpc2tuc.awk | rwtuc`` (awk turns OK records into
+clock, its CPU time and peak RSS from ``/usr/bin/time``.  The machine
+may be shared: runs of ours and of the by-hand pipeline alternate and
+the best of ``--repeat`` is kept for each, and CPU seconds are printed
+next to wall seconds.  The by-hand pipeline is ``zcat FILES | mawk -f
+vpc2tuc.awk | rwtuc`` (awk turns OK records into
 ``sIP|dIP|sPort|dPort|protocol|packets|bytes|flags|sTime|eTime``; it
 keeps no interface, direction, class/type or cloud context); without
 rwtuc the decompress + awk stages alone are timed, and the report says
 so.
 
 Usage: python benchmarks/bench_convert.py [--records N] [--repeat R]
-       [--skip-memory] [--skip-storage]
+       [--skip-memory] [--skip-storage] [--skip-stages]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import lzma
 import os
 import shutil
 import subprocess
@@ -70,6 +77,12 @@ $14 == "OK" {
 }
 """
 TUC_FIELDS = "sip,dip,sport,dport,protocol,packets,bytes,flags,stime,etime"
+#: Our runs: label -> extra switches (compression and level).
+OURS = {
+    "none": ["--compression-method=none"],
+    "zlib": ["--compression-method=zlib"],  # level 6, the default
+    "zlib-1": ["--compression-method=zlib", "--compression-level=1"],
+}
 
 
 @dataclass
@@ -155,9 +168,7 @@ def ten_copies(base: Path) -> Path:
 # -- the pipelines -----------------------------------------------------
 
 
-def ours(
-    src: Path, root: Path, compression: str, stats: Path, *extra: str
-) -> Run:
+def ours(src: Path, root: Path, stats: Path, *extra: str) -> Run:
     """rwvpc2silk --action=all into a fresh repository."""
     shutil.rmtree(root, ignore_errors=True)
     return run_child(
@@ -167,7 +178,6 @@ def ours(
             "pysilk_ext.cli.rwvpc2silk",
             "--action=all",
             f"--root-directory={root}",
-            f"--compression-method={compression}",
             f"--print-statistics={stats}",
             "--no-progress",
             *extra,
@@ -224,6 +234,100 @@ def decompressors(files: list[Path]) -> dict[str, float]:
     return out
 
 
+# -- where the time goes -------------------------------------------------
+
+
+def stage_costs(src: Path, work: Path) -> list[tuple[str, float]]:
+    """Seconds of each stage of a repository conversion, one at a time.
+
+    Measured in this process on the whole input, each stage alone (the
+    command overlaps them in threads): reading (gzip + C tokeniser, with
+    its parse threads), conversion, grouping by hourly file with the
+    record order, encoding, compression at a few zlib levels, and the
+    commits (files, fsyncs, ledger) with compression off.
+    """
+    from pysilk_ext.cli._vpcsinks import record_order
+    from pysilk_ext.convert import Converter
+    from pysilk_ext.convert.config import ActionSelection, ConvertConfig
+    from pysilk_ext.convert.ledger import Ledger
+    from pysilk_ext.reader import VpcReader
+    from pysilk_ext.silkfmt import compression as comp
+    from pysilk_ext.silkfmt.appender import (
+        AUTO_FORMAT,
+        RepositoryWriter,
+        _group_by_key,
+    )
+    from pysilk_ext.silkfmt.flowrec import TCP_STATE_IPV6, encode_records
+    from pysilk_ext.silkfmt.header import FileFormat
+    from pysilk_ext.silkfmt.siteconf import load_siteconf
+
+    root = work / "stages"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    shutil.copyfile(REPO / "share" / "silk.conf", root / "silk.conf")
+    out: list[tuple[str, float]] = []
+
+    def timed(label: str, fn: Callable[[], object]) -> object:
+        start = time.perf_counter()
+        result = fn()
+        out.append((label, time.perf_counter() - start))
+        return result
+
+    batches = timed("read (gzip + tokenise)", lambda: list(VpcReader([src])))
+    conv = Converter(
+        dataclasses.replace(ConvertConfig(), action=ActionSelection.ALL),
+        site=load_siteconf(root / "silk.conf"),
+        site_path=root / "silk.conf",
+    )
+    recs = timed("convert", lambda: [conv.convert(b) for b in batches])
+    rows = np.concatenate(recs)  # type: ignore[call-overload]
+    groups = timed(
+        "group by hourly file + order",
+        lambda: list(_group_by_key(rows, record_order(rows))),
+    )
+
+    def encode() -> list[bytes]:
+        encoded = []
+        for _, part in groups:  # type: ignore[attr-defined]
+            if (part["tcp_state"] & TCP_STATE_IPV6).any():
+                layout = (FileFormat.FT_RWIPV6ROUTING, 1)
+            else:
+                layout = (FileFormat.FT_RWGENERIC, 5)
+            encoded.append(bytes(encode_records(part, *layout, "little")))
+        return encoded
+
+    encoded = timed("encode (format per file)", encode)
+    for level in (None, 1, 6, 9):
+        squeeze = comp.zlib_compressor(level)
+        name = "zlib (stdlib, SiLK's)" if level is None else f"zlib {level}"
+        timed(
+            f"compress {name}",
+            lambda squeeze=squeeze: [
+                squeeze(data[i : i + comp.MAX_BLOCK_LENGTH - 1024])
+                for data in encoded  # type: ignore[attr-defined]
+                for i in range(0, len(data), comp.MAX_BLOCK_LENGTH - 1024)
+            ],
+        )
+
+    def commit() -> None:
+        ledger = Ledger(root / "data")
+        writer = RepositoryWriter(
+            root / "data",
+            load_siteconf(root / "silk.conf"),
+            file_format=AUTO_FORMAT,
+            before_commit=ledger.before_commit,
+            before_commits=ledger.before_commits,
+            workers=2,
+        )
+        writer.commit_rows(rows, record_order(rows))
+        writer.close()
+        ledger.commit([])
+        ledger.close()
+
+    timed("commit, no compression (files, fsync, ledger)", commit)
+    return out
+
+
 # -- storage -----------------------------------------------------------
 
 
@@ -262,140 +366,177 @@ def build_map(src: Path, path: Path) -> int:
     return path.stat().st_size
 
 
-def reencode(root: Path) -> dict[str, float]:
-    """Bytes per record of the repository's files, re-encoded variously.
+def reencode(root: Path) -> tuple[int, list[tuple[str, float]]]:
+    """Bytes per record of the repository's records, encoded step by step.
 
-    Each hourly file's records are encoded as FT_RWIPV6ROUTING v1 and
-    compressed in SiLK's blocks (64 KiB of records; 1 MiB is the largest
-    block SiLK 3.19.1 reads) with each method, in the order written and
-    sorted (by sTime; by sIP, dIP, sTime).  Every variant is a file SiLK
-    reads; the header (one per file) is counted.
+    Starts from what SiLK itself writes (FT_RWIPV6ROUTING v1, arrival
+    order, 64 KiB blocks, zlib's default level) and adds one choice at a
+    time: the record format per file, the record order, 1 MiB blocks,
+    then higher levels.  Every step but the last is a file SiLK reads;
+    the last (xz, not a SiLK method) only shows how much information the
+    records hold.  One 88-byte header per file is counted.
     """
+    from pysilk_ext.cli._vpcsinks import LARGE_BLOCK, record_order
     from pysilk_ext.silkfmt import compression as comp
     from pysilk_ext.silkfmt.flowfile import FlowReader
-    from pysilk_ext.silkfmt.flowrec import encode_records
+    from pysilk_ext.silkfmt.flowrec import TCP_STATE_IPV6, encode_records
     from pysilk_ext.silkfmt.header import FileFormat
 
-    groups = []
+    files = []
     for dirpath, dirnames, names in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in names:
-            if name.startswith((".", "silk.conf")):
-                continue
-            with FlowReader(os.path.join(dirpath, name)) as reader:
-                groups.append(reader.read_all().copy())
-    n = sum(len(g) for g in groups)
+            if not name.startswith((".", "silk.conf")):
+                with FlowReader(os.path.join(dirpath, name)) as reader:
+                    rows = reader.read_all().copy()
+                # arrival order: the order the converter produced them
+                files.append(rows[np.argsort(rows["stime"], kind="stable")])
+    n = sum(len(f) for f in files)
 
-    def v16(col: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(col).view("V16").ravel()
-
-    orders: dict[str, Callable[[np.ndarray], np.ndarray] | None] = {
-        "as written": None,
-        "by sTime": lambda g: np.argsort(g["stime"], kind="stable"),
-        "by sIP,dIP,sTime": lambda g: np.lexsort(
-            (g["stime"], v16(g["dip"]), v16(g["sip"]))
-        ),
-    }
-    methods = {"none": 0, "zlib": 1, "lzo1x": 2, "snappy": 3}
-    out: dict[str, float] = {}
-    for order_name, order in orders.items():
-        encoded = [
-            bytes(
-                encode_records(
-                    g if order is None else g[order(g)],
-                    FileFormat.FT_RWIPV6ROUTING,
-                    1,
-                    "little",
-                )
+    def size(
+        *,
+        per_file: bool,
+        ordered: bool,
+        block: int,
+        squeeze: Callable[[bytes], object],
+    ) -> float:
+        total = 0
+        for rows in files:
+            part = rows[np.argsort(record_order(rows))] if ordered else rows
+            layout = (FileFormat.FT_RWIPV6ROUTING, 1)
+            if per_file and not (part["tcp_state"] & TCP_STATE_IPV6).any():
+                layout = (FileFormat.FT_RWGENERIC, 5)
+            data = bytes(encode_records(part, *layout, "little"))
+            step = comp.block_size_for(len(data) // len(part), block)
+            total += 88 + sum(
+                comp.BLOCK_PREFIX.size + len(squeeze(data[i : i + step]))  # type: ignore[arg-type]
+                for i in range(0, len(data), step)
             )
-            for g in groups
-        ]
-        for method_name, method in methods.items():
-            for block in (65472, 1048560 // 88 * 88):
-                if method == 0 and block != 65472:
-                    continue
-                total = 0
-                for data in encoded:
-                    total += 88  # header with a packed-file entry
-                    if method == 0:
-                        total += len(data)
-                        continue
-                    total += len(comp.encode_blocks(method, data, block))
-                label = f"{method_name:6s} {order_name:16s} block {block:7d}"
-                out[label] = total / n
-    return out
+        return total / n
+
+    silk = comp.zlib_compressor(None)
+    steps: list[tuple[str, dict[str, object]]] = [
+        ("SiLK's own: 88 B records, arrival order, 64 KiB, zlib", {}),
+        ("+ FT_RWGENERIC for all-IPv4 files", {"per_file": True}),
+        ("+ order by duration, start", {"per_file": True, "ordered": True}),
+        (
+            "+ 1 MiB blocks",
+            {"per_file": True, "ordered": True, "block": LARGE_BLOCK},
+        ),
+    ]
+    for level in (1, 6, 9, 12):
+        steps.append(
+            (
+                f"  the same at --compression-level={level}",
+                {
+                    "per_file": True,
+                    "ordered": True,
+                    "block": LARGE_BLOCK,
+                    "squeeze": comp.zlib_compressor(level),
+                },
+            )
+        )
+    steps.append(
+        (
+            "  (xz, not readable by SiLK: information bound)",
+            {
+                "per_file": True,
+                "ordered": True,
+                "block": LARGE_BLOCK,
+                "squeeze": lambda b: lzma.compress(b, preset=6),
+            },
+        )
+    )
+    out = []
+    for label, kw in steps:
+        options: dict[str, object] = {
+            "per_file": False,
+            "ordered": False,
+            "block": comp.WRITER_BLOCK_SIZE,
+            "squeeze": silk,
+            **kw,
+        }
+        out.append((label, size(**options)))  # type: ignore[arg-type]
+    return n, out
 
 
 # -- report ------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _rate(flows: int, run: Run) -> str:
+    return (
+        f"{run.wall:6.2f} s {flows / run.wall / 1e6:5.2f} M rec/s  "
+        f"cpu {run.cpu:5.2f} s  rss {run.rss_mb:5.0f} MB"
+    )
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915
     """Measure and print figures and ratios."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=600_000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-storage", action="store_true")
+    ap.add_argument("--skip-stages", action="store_true")
     args = ap.parse_args(argv)
 
     base, files, flows = ensure_data(args.records, args.seed)
     gz_bytes = sum(f.stat().st_size for f in files)
     print(
         f"input: {len(files)} .log.gz objects, {flows:,} flow records, "
-        f"{gz_bytes:,} bytes ({gz_bytes / flows:.1f} B/record)"
+        f"{gz_bytes:,} bytes ({gz_bytes / flows:.1f} B/record); "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     )
+    DATA.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-convert-", dir=DATA))
     awk = work / "vpc2tuc.awk"
     awk.write_text(AWK)
     have_rwtuc = shutil.which("rwtuc") is not None
-    results: dict[str, Run] = {}
+    verdicts: list[str] = []
     try:
-        for compression in ("none", "zlib"):
-            results[f"ours {compression}"] = best(
-                [
-                    ours(
-                        base,
-                        work / "repo",
-                        compression,
-                        work / f"stats-{compression}.txt",
-                    )
-                    for _ in range(args.repeat)
-                ]
-            )
-            results[f"by-hand {compression}"] = best(
-                [
+        mine: dict[str, list[Run]] = {label: [] for label in OURS}
+        hand: dict[str, list[Run]] = {"none": [], "zlib": []}
+        for _ in range(args.repeat):  # alternate: the same load for both
+            for label, extra in OURS.items():
+                mine[label].append(
+                    ours(base, work / "repo", work / "stats.txt", *extra)
+                )
+            for method in hand:
+                hand[method].append(
                     by_hand(
                         files,
                         awk,
-                        work / "byhand.rw",
-                        compression if have_rwtuc else None,
+                        work / f"byhand-{method}.rw",
+                        method if have_rwtuc else None,
                     )
-                    for _ in range(args.repeat)
-                ]
-            )
-            if compression == "zlib":
-                tuc_bytes = (
-                    (work / "byhand.rw").stat().st_size if have_rwtuc else 0
                 )
+        results = {k: best(v) for k, v in mine.items()}
+        hands = {k: best(v) for k, v in hand.items()}
         print()
-        print("(a) throughput, best of", args.repeat)
+        print(f"(a) throughput, best of {args.repeat} (target: ours >= 5x)")
         if not have_rwtuc:
             print("    rwtuc absent: by-hand = zcat | awk stages only")
-        for compression in ("none", "zlib"):
-            mine = results[f"ours {compression}"]
-            hand = results[f"by-hand {compression}"]
-            for who, r in (("ours   ", mine), ("by-hand", hand)):
-                print(
-                    f"    {compression:5s} {who} {r.wall:6.2f} s "
-                    f"{flows / r.wall / 1e6:5.2f} M rec/s  "
-                    f"cpu {r.cpu:5.2f} s  rss {r.rss_mb:5.0f} MB"
-                )
+        for label, run in results.items():
+            method = label.split("-")[0]
+            hand_run = hands[method]
+            ratio = hand_run.wall / run.wall
+            print(f"    {label:7s} ours    {_rate(flows, run)}")
+            if label == method:
+                print(f"    {method:7s} by-hand {_rate(flows, hand_run)}")
             print(
-                f"    {compression:5s} ratio   {hand.wall / mine.wall:5.2f}x "
-                "(target >= 5x)"
+                f"    {label:7s} ratio {ratio:5.2f}x by wall, "
+                f"{hand_run.cpu / run.cpu:5.2f}x by CPU"
             )
-
+            if label == method:
+                verdicts.append(
+                    f"5x by-hand ({method}): {ratio:.2f}x -- "
+                    f"{_verdict(ratio >= 5)}"
+                )
         dry = best(
             [
                 run_child(
@@ -422,30 +563,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             ]
         )
         print(
-            f"    stages: --dry-run (read + convert, no output) "
-            f"{dry.wall:5.2f} s ({flows / dry.wall / 1e6:4.2f} M rec/s); "
-            f"start-up (imports) {startup.wall:4.2f} s"
+            f"    --dry-run (read + convert, no output): {_rate(flows, dry)}"
+        )
+        print(
+            f"    start-up (imports) {startup.wall:4.2f} s; per-run "
+            f"overhead beyond --dry-run: none "
+            f"{results['none'].wall - dry.wall:4.2f} s, zlib "
+            f"{results['zlib'].wall - dry.wall:4.2f} s"
         )
 
         print()
-        print("(b) against decompression alone")
+        print("(b) against decompression alone (target: ours >= 0.5x)")
         dec = decompressors(files)
         for name, secs in sorted(dec.items(), key=lambda kv: kv[1]):
             print(f"    {name:16s} {secs:6.2f} s")
         fastest = min(dec.values())
-        mine = results["ours none"]
-        print(
-            f"    ours (none) / fastest: {fastest / mine.wall:5.2f}x "
-            "(target >= 0.5x)"
+        ratio = fastest / results["none"].wall
+        print(f"    ours (none) / fastest: {ratio:5.2f}x")
+        verdicts.append(
+            f"0.5x fastest decompressor: {ratio:.2f}x -- "
+            f"{_verdict(ratio >= 0.5)}"
         )
+
+        if not args.skip_stages:
+            print()
+            print("    where the time goes (each stage alone, this process):")
+            for label, secs in stage_costs(base, work):
+                print(
+                    f"      {label:46s} {secs:5.2f} s "
+                    f"({flows / secs / 1e6:5.2f} M rec/s)"
+                )
 
         if not args.skip_memory:
             print()
-            print("(c) peak RSS, 1x vs 10x input")
+            print("(c) peak RSS, 1x vs 10x input (target: 0.8-1.2)")
             big = ten_copies(base)
-            one = results["ours zlib"]
+            one = results["zlib"]
             ten = ours(
-                big, work / "repo10", "zlib", work / "stats10.txt", "--force"
+                big,
+                work / "repo10",
+                work / "stats10.txt",
+                "--force",
+                *OURS["zlib"],
             )
             print(
                 f"    1x  {one.rss_mb:6.0f} MB  ({flows:,} records, "
@@ -453,39 +612,61 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(
                 f"    10x {ten.rss_mb:6.0f} MB  ({10 * flows:,} records, "
-                f"{ten.wall:5.1f} s)"
+                f"{ten.wall:5.1f} s, {10 * flows / ten.wall / 1e6:4.2f} "
+                "M rec/s)"
             )
-            print(f"    ratio {ten.rss_mb / one.rss_mb:5.2f} (target 0.8-1.2)")
+            ratio = ten.rss_mb / one.rss_mb
+            print(f"    ratio {ratio:5.2f}")
+            verdicts.append(
+                f"flat memory: {ratio:.2f} -- {_verdict(0.8 <= ratio <= 1.2)}"
+            )
             shutil.rmtree(work / "repo10", ignore_errors=True)
 
         if not args.skip_storage:
             print()
-            print("(d) storage per flow record")
-            ours(base, work / "repo", "zlib", work / "stats-s.txt")
-            map_bytes = build_map(base, work / "cloud.vpcmap")
-            repo = repo_bytes(work / "repo")
-            print(f"    .log.gz (AWS gzip)          {gz_bytes / flows:6.2f} B")
-            if have_rwtuc:
-                print(
-                    f"    rwtuc zlib, one file        "
-                    f"{tuc_bytes / flows:6.2f} B"
-                    "  (no sensor, type, nhIP, memo, context)"
-                )
             print(
-                f"    ours zlib repository        {repo / flows:6.2f} B"
-                f"  + map {map_bytes / flows:5.2f} B = "
-                f"{(repo + map_bytes) / flows:6.2f} B "
-                f"({(repo + map_bytes) / gz_bytes:5.1%} of .log.gz; "
-                "target <= 50%)"
+                "(d) storage per flow record (target: repository + map "
+                "<= 50% of .log.gz)"
             )
-            print("    the same records re-encoded (B/record, + map):")
-            variants = reencode(work / "repo")
-            for label, per in sorted(variants.items(), key=lambda kv: kv[1]):
-                total = per + map_bytes / flows
+            map_bytes = build_map(base, work / "cloud.vpcmap")
+            map_per = map_bytes / flows
+            print(
+                f"    .log.gz (AWS gzip)               {gz_bytes / flows:6.2f} B"
+            )
+            if have_rwtuc:
+                tuc = (work / "byhand-zlib.rw").stat().st_size
                 print(
-                    f"      {label}  {per:6.2f} B  "
-                    f"({total * flows / gz_bytes:5.1%} of .log.gz)"
+                    f"    rwtuc zlib, one file             {tuc / flows:6.2f} B"
+                    "  (10 fields: no sensor, type, nhIP, memo, context)"
                 )
+            print(f"    context map                      {map_per:6.2f} B")
+            for label, extra in (
+                ("zlib", OURS["zlib"]),
+                ("zlib --compression-level=12", [*OURS["zlib"],
+                                                 "--compression-level=12"]),
+            ):  # fmt: skip
+                ours(base, work / "repo", work / "stats.txt", *extra)
+                repo = repo_bytes(work / "repo")
+                share = (repo + map_bytes) / gz_bytes
+                print(
+                    f"    ours, {label:27s} {repo / flows:6.2f} B + map = "
+                    f"{(repo + map_bytes) / flows:6.2f} B ({share:5.1%} of "
+                    ".log.gz)"
+                )
+                verdicts.append(
+                    f"storage <= 50% ({label}): {share:.1%} -- "
+                    f"{_verdict(share <= 0.5)}"
+                )
+            print("    the same records, one storage choice at a time:")
+            _, steps = reencode(work / "repo")
+            for label, per in steps:
+                share = (per + map_per) * flows / gz_bytes
+                print(f"      {label:52s} {per:6.2f} B ({share:5.1%})")
+
+        print()
+        print("targets (issue 5), this run:")
+        for line in verdicts:
+            print(f"    {line}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -33,15 +33,21 @@ thread, and the ledger).  Hence:
   them) would scale further, at the price of worker-dependent record
   order and sensor numbering.
 
-What a single process learns across inputs, a worker learns across the
-inputs of its unit: interface addresses (internal addresses), the
-direction book of logs without ``flow-direction``, and the
-de-duplication window.  On generated estates the classification is the
-same record for record (the tests check it); give ``--map`` so that
-internal addresses come from the map rather than from what happens to
-have been read before.  With de-duplication each unit is a whole flow
-log (copies on two interfaces of one VPC are always in one unit; copies
-between flow logs of different VPCs are found only in one process).
+Results are written batch by batch in input order, exactly as a single
+process writes them (the sink drains and commits at the same records),
+so the repository is the same byte for byte -- as long as every record
+converts the same.  What a single process learns across inputs, a worker
+learns across the inputs of its unit only: the interface addresses that
+count as internal, the own addresses that infer the direction of records
+without ``flow-direction``, and the de-duplication window.  With
+``flow-direction`` in the logs (version 5 and later) and ``--map``
+(internal addresses from the map, not from what happened to be read
+before) the records are the same; without a map, or for versions 2-4, a
+few records may get another class/type or direction than in one process
+(on the tests' generated estates: none to 0.2%).  With de-duplication
+each unit is a whole flow log (copies on two interfaces of one VPC are
+always in one unit; copies between flow logs of different VPCs are
+found only in one process).
 
 **Map building: partial maps merge.**  Each worker builds the map of its
 unit; :func:`pysilk_ext.ctxmap.merge` is associative, commutative and
@@ -123,8 +129,9 @@ __all__ = [
 #: for load balance, few enough that per-unit overhead stays negligible.
 UNITS_PER_WORKER = 4
 #: Largest unit (bytes as stored) of a contiguous run: bounds the records
-#: a result carries (about 4x this in memory) and the parent's backlog.
-MAX_UNIT_BYTES = 64 << 20
+#: a result carries (about 4x this in memory) and so the parent's memory
+#: (``window`` results in flight: about 256 MB with two workers).
+MAX_UNIT_BYTES = 16 << 20
 #: Size assumed for an input of unknown size (stdin is never spread).
 _UNKNOWN_SIZE = 1 << 20
 
@@ -239,14 +246,17 @@ class ReadSettings:
 
     ``keep_bad_lines``: return each bad line to the parent (which writes
     ``--bad-input-lines`` and ``--verbose`` messages in input order);
-    otherwise bad lines are only counted.
+    otherwise bad lines are only counted.  ``read_ahead``: inflate in a
+    second thread of the worker; off by default, because the workers
+    already keep every core busy, except for ``s3://`` inputs, where the
+    second thread hides the network's latency.
     """
 
     log_format: LogFormat | None = None
     stop_on_error: bool = False
     keep_bad_lines: bool = False
     s3: s3input.S3Config | None = None
-    read_ahead: bool = True
+    read_ahead: bool = False
     parse_threads: int = 1
 
     def reader(
@@ -255,12 +265,13 @@ class ReadSettings:
         on_bad_line: Callable[[BadLine], None] | None,
     ) -> VpcReader:
         """A reader of ``inputs`` with these options."""
+        remote = any(s3input.is_s3_url(e.path) for e in inputs)
         return VpcReader(
             list(inputs),
             log_format=self.log_format,
             stop_on_error=self.stop_on_error,
             on_bad_line=on_bad_line,
-            read_ahead=self.read_ahead,
+            read_ahead=self.read_ahead or remote,
             parse_threads=self.parse_threads,
         )
 
@@ -386,16 +397,31 @@ def _extras(
 class InputOutcome:
     """What became of one input.
 
-    ``records`` (FLOW_DTYPE) is None when the input failed; ``failure``
-    then says why.  In a worker's result the ``sensor`` column holds
-    provisional numbers; :class:`ParallelConversion` yields final ids.
+    ``parts`` are the records (FLOW_DTYPE) of each batch the converter
+    returned, as it returned them: written batch by batch, they commit
+    exactly as a single process commits.  A failed input has none, and
+    ``failure`` says why.  In a worker's result the ``sensor`` column
+    holds provisional numbers; :class:`ParallelConversion` yields final
+    ids.
     """
 
     source: str
-    records: npt.NDArray[np.void] | None = None
+    parts: list[npt.NDArray[np.void]] = field(default_factory=list)
     failure: str | None = None
     bad_lines: list[BadLine] = field(default_factory=list)
     records_in: int = 0
+
+    @property
+    def records(self) -> npt.NDArray[np.void] | None:
+        """All records of the input (None when it failed)."""
+        if self.failure is not None:
+            return None
+        if len(self.parts) == 1:
+            return self.parts[0]
+        if not self.parts:
+            return np.zeros(0, dtype=FLOW_DTYPE)
+        out: npt.NDArray[np.void] = np.concatenate(self.parts)
+        return out
 
 
 @dataclass(slots=True)
@@ -428,7 +454,6 @@ class _InputTracker:
     def __init__(self, inputs: Sequence[InputFile]) -> None:
         self.order = [e.path for e in inputs]
         self.outcomes = {p: InputOutcome(p) for p in self.order}
-        self.parts: dict[str, list[npt.NDArray[np.void]]] = {}
 
     def bad(self, bad: BadLine) -> None:
         out = self.outcomes.get(bad.source)
@@ -438,24 +463,10 @@ class _InputTracker:
     def fail(self, source: str, message: str) -> None:
         out = self.outcomes[source]
         out.failure = message
-        out.records = None
-        self.parts.pop(source, None)
+        out.parts = []
 
     def finish(self) -> list[InputOutcome]:
-        result = []
-        for path in self.order:
-            out = self.outcomes[path]
-            if out.failure is None:
-                parts = self.parts.get(path, [])
-                out.records = (
-                    np.concatenate(parts)
-                    if len(parts) > 1
-                    else parts[0]
-                    if parts
-                    else np.zeros(0, dtype=FLOW_DTYPE)
-                )
-            result.append(out)
-        return result
+        return [self.outcomes[path] for path in self.order]
 
 
 def _worker_converter(settings: ConvertSettings) -> Converter:
@@ -497,7 +508,7 @@ def convert_unit(settings: ConvertSettings, unit: WorkUnit) -> UnitResult:
                     conv.stats.records_in - before
                 )
                 if len(recs):
-                    tracker.parts.setdefault(batch.source, []).append(recs)
+                    tracker.outcomes[batch.source].parts.append(recs)
             remaining = []
         except VpcParseError as exc:
             source = exc.path
@@ -748,8 +759,8 @@ class ParallelConversion:
             )
 
     def _finish(self, outcome: InputOutcome, lut: npt.NDArray[Any]) -> None:
-        if outcome.records is not None and len(outcome.records):
-            outcome.records["sensor"] = lut[outcome.records["sensor"]]
+        for part in outcome.parts:
+            part["sensor"] = lut[part["sensor"]]
         if self.on_bad_line is not None:
             for bad in outcome.bad_lines:
                 self.on_bad_line(bad)
@@ -950,7 +961,7 @@ def _as_completed(futures: Iterable[Any]) -> Iterator[Any]:
         return
     from distributed import as_completed as dask_completed  # noqa: PLC0415
 
-    yield from dask_completed(items)
+    yield from dask_completed(items)  # type: ignore[no-untyped-call]
 
 
 def file_stats_by_source(stats: ReaderStats) -> dict[str, FileStats]:

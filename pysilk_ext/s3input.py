@@ -231,7 +231,7 @@ class S3ReadError(OSError):
 
 def _s3fs_module() -> Any:
     try:
-        import s3fs  # noqa: PLC0415 - optional, and slow to import
+        import s3fs  # type: ignore[import-untyped]  # noqa: PLC0415
     except ImportError as exc:
         raise S3ReadError(
             errno.ENOSYS,

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from pysilk_ext import s3input
 from pysilk_ext import sources as S
 from pysilk_ext.cli._app import UsageError, print_error
@@ -32,9 +34,9 @@ from pysilk_ext.cli._switches import Once
 from pysilk_ext.ctxmap import BuildStats, ContextMapBuilder
 from pysilk_ext.parallel import (
     ConvertSettings,
-    InputOutcome,
     MapPart,
     ParallelConversion,
+    ProgressTotals,
     ReadSettings,
     Submitter,
     ingest_parallel,
@@ -45,10 +47,12 @@ from pysilk_ext.parallel import (
 from pysilk_ext.reader import ReaderStats, _BadLineWriter
 from pysilk_ext.s3input import S3Counters
 from pysilk_ext.s3keys import KeyFilter
+from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE
 from pysilk_ext.vpcparse import BadLine
 
 __all__ = [
     "MAX_WORKERS",
+    "InputPiece",
     "ScaleOut",
     "ScaledConversion",
     "add_scaleout_switches",
@@ -60,6 +64,7 @@ __all__ = [
 ]
 
 MAX_WORKERS = 1024
+_EMPTY = np.zeros(0, dtype=FLOW_DTYPE)
 
 
 def add_scaleout_switches(parser: argparse.ArgumentParser) -> None:
@@ -236,19 +241,31 @@ def _expand(
     return entries, skipped
 
 
-def outcome_records(outcome: InputOutcome) -> Any:
-    """The records of an input converted by a worker (sensor ids final):
-    what rwvpc2silk's loop takes in place of ``Converter.convert``."""
-    return outcome.records
+@dataclass(frozen=True, slots=True)
+class InputPiece:
+    """Records of one batch of an input converted by a worker (sensor ids
+    final); ``first`` marks an input's first piece (an input without
+    records has one, empty)."""
+
+    source: str
+    records: Any
+    first: bool
+
+
+def outcome_records(piece: InputPiece) -> Any:
+    """What rwvpc2silk's loop takes in place of ``Converter.convert``."""
+    return piece.records
 
 
 class ScaledConversion:
     """rwvpc2silk's parallel path: inputs converted by workers, outcomes
     in input order (see :class:`pysilk_ext.parallel.ParallelConversion`).
 
-    Iterating yields the outcome of every input that was read (an input
-    that could not be read is in ``stats.failed`` instead); ``stats``
-    holds the workers' reader statistics, merged.
+    Iterating yields the records of every input that was read, batch by
+    batch as the workers' converters returned them, so that the sink
+    commits exactly as for a single process (an input that could not be
+    read is in ``stats.failed`` instead); ``stats`` holds the workers'
+    reader statistics, merged.
     """
 
     def __init__(
@@ -270,7 +287,7 @@ class ScaledConversion:
         self.stats = ReaderStats()
         self.run: ParallelConversion | None = None
 
-    def __iter__(self) -> Iterator[InputOutcome]:
+    def __iter__(self) -> Iterator[InputPiece]:
         if not self.inputs:
             return
         writer = (
@@ -302,13 +319,37 @@ class ScaledConversion:
                 )
                 try:
                     for outcome in self.run.run(units):
-                        if outcome.failure is None:
-                            yield outcome
+                        if outcome.failure is not None:
+                            continue
+                        parts = outcome.parts or [_EMPTY]
+                        for k, part in enumerate(parts):
+                            yield InputPiece(outcome.source, part, k == 0)
                 finally:
                     merge_reader_stats(self.stats, self.run.reader_stats)
         finally:
             if writer is not None:
                 writer.close()
+
+
+class _ProgressLine:
+    """One line on a terminal, rewritten in place (nothing otherwise)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(f"\r{text}\x1b[K")
+            self.stream.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 def _worker_count(so: ScaleOut, submitter: Submitter) -> int:
@@ -379,8 +420,11 @@ def ingest_logs_scaled(
         s3=so.s3,
     )
     writer = _BadLineWriter(bad_path) if bad_path is not None else None
+    progress = ProgressTotals(inputs_total=len(entries))
+    line = _ProgressLine(sys.stderr)
 
     def on_part(part: MapPart) -> None:
+        line.clear()
         if print_filenames:
             for fs in part.reader.files:
                 sys.stderr.write(f"{fs.source}\n")
@@ -389,6 +433,14 @@ def ingest_logs_scaled(
                 writer.write(bad)
             if verbose:
                 sys.stderr.write(f"{prog}: {bad}\n")
+        progress.inputs_done += len(part.reader.files) + len(
+            part.reader.failed
+        )
+        progress.inputs_failed += len(part.reader.failed)
+        for fs in part.reader.files:
+            progress.records += fs.records
+            progress.bad.update(fs.bad)
+        line.show(progress.line(prog))
 
     try:
         with open_submitter(so) as submitter:
@@ -420,6 +472,7 @@ def ingest_logs_scaled(
                 if reduce is not None:
                     on_part(total)
     finally:
+        line.clear()
         if writer is not None:
             writer.close()
     stats = total.reader

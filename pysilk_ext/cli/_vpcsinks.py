@@ -83,7 +83,7 @@ CHECKPOINT_SECONDS = 60.0
 DRAIN_RECORDS = 1 << 18
 #: Hourly files of one drain committed at once (threads: compression
 #: and fsync release the GIL).
-COMMIT_WORKERS = max(2, min(4, os.cpu_count() or 1))
+COMMIT_WORKERS = 4
 #: Block size for zlib output: as large as SiLK 3.19.1 reads (1 MiB)
 #: less zlib's worst-case growth, so that no block can exceed the limit.
 LARGE_BLOCK = MAX_BLOCK_LENGTH - 1024
@@ -278,6 +278,7 @@ class RepositorySink:
             compression=compression,
             byte_order=byte_order,
             before_commit=ledger.before_commit,
+            before_commits=ledger.before_commits,
             file_format=AUTO_FORMAT,
             compression_level=compression_level,
             block_size=block_size_for_method(compression),

@@ -725,7 +725,7 @@ def _convert(opts: Options, stack: ExitStack) -> int:
     batches: Any = iter(reader) if plan.inputs else iter(())
     try:
         for batch in batches:
-            if opts.scale.parallel:
+            if opts.scale.parallel and batch.first:
                 on_open(batch.source)
             while len(opened) > 1:
                 finish_input(opened.popleft())

@@ -47,7 +47,7 @@ import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,6 +320,9 @@ class Ledger:
         self._lock_fd = fd
 
     def _append(self, item: dict[str, Any], *, sync: bool) -> None:
+        self._append_all([item], sync=sync)
+
+    def _append_open(self) -> None:
         if self._fd is None:
             try:
                 self._fd = os.open(
@@ -332,8 +335,23 @@ class Ledger:
                 raise ConvertError(
                     f"Cannot write ledger '{self.path}': {exc.strerror}"
                 ) from None
-        line = json.dumps(item, separators=(",", ":"), sort_keys=True) + "\n"
-        os.write(self._fd, line.encode("utf-8"))
+
+    def _append_all(
+        self, items: Sequence[dict[str, Any]], *, sync: bool
+    ) -> None:
+        """Append lines with one ``write()`` (``O_APPEND``: not interleaved
+        with another run's lines)."""
+        if self._fd is None:
+            self._append_open()
+        assert self._fd is not None  # noqa: S101
+        text = "".join(
+            json.dumps(item, separators=(",", ":"), sort_keys=True) + "\n"
+            for item in items
+        )
+        data = text.encode("utf-8")
+        done = 0
+        while done < len(data):
+            done += os.write(self._fd, data[done:])
         if sync and self.durable:
             os.fsync(self._fd)
 
@@ -346,34 +364,46 @@ class Ledger:
 
     def before_commit(self, intent: CommitIntent) -> None:
         """The writer's ``before_commit`` hook: log how to undo it."""
+        self.before_commits([intent])
+
+    def before_commits(self, intents: Sequence[CommitIntent]) -> None:
+        """The writer's ``before_commits`` hook: log a batch of commits.
+
+        One write and one fsync for the whole batch (the writer publishes
+        none of them before this returns).
+        """
+        if not intents:
+            return
         self.start()
+        lines: list[dict[str, Any]] = []
         if not self._txn_open:
             self._txn += 1
             self._txn_open = True
-            self._append(
+            lines.append(
                 {
                     "op": "begin",
                     "run": self.run,
                     "txn": self._txn,
                     "pid": os.getpid(),
                     "time": _now(),
-                },
-                sync=False,
+                }
             )
-        item = {
-            "op": "intent",
-            "run": self.run,
-            "txn": self._txn,
-            "path": os.path.relpath(intent.path, self.root),
-            "old_inode": intent.old_inode,
-            "old_end": intent.old_end,
-            "new_inode": intent.new_inode,
-            "records": intent.records,
-        }
-        if intent.backup is not None:
-            item["backup"] = os.path.relpath(intent.backup, self.root)
-        self._intents.append(item)
-        self._append(item, sync=True)
+        for intent in intents:
+            item = {
+                "op": "intent",
+                "run": self.run,
+                "txn": self._txn,
+                "path": os.path.relpath(intent.path, self.root),
+                "old_inode": intent.old_inode,
+                "old_end": intent.old_end,
+                "new_inode": intent.new_inode,
+                "records": intent.records,
+            }
+            if intent.backup is not None:
+                item["backup"] = os.path.relpath(intent.backup, self.root)
+            self._intents.append(item)
+            lines.append(item)
+        self._append_all(lines, sync=True)
 
     def commit(self, inputs: Iterable[dict[str, Any]]) -> None:
         """Record that every record of ``inputs`` is in the repository.

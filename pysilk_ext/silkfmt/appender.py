@@ -133,6 +133,9 @@ AppendMode = Literal["replace", "inplace"]
 AUTO_FORMAT = "auto"
 _ROW = FLOW_DTYPE.itemsize
 _BACKUP_SUFFIX = ".undo"
+#: Hourly files one batch of :meth:`RepositoryWriter.commit_rows` keeps
+#: open and locked at once (well under the usual 1024 descriptors).
+_BATCH_FILES = 256
 _OPAQUE = np.dtype((np.void, _ROW))
 _JOURNAL_SUFFIX = ".journal"
 _LOCK_STRIPES = [threading.Lock() for _ in range(64)]
@@ -289,8 +292,65 @@ def _any_ipv6(rows: np.ndarray) -> bool:
     return bool(np.any(rows["tcp_state"] & TCP_STATE_IPV6))
 
 
+@dataclass(slots=True, eq=False)
+class _Staged:
+    """A commit prepared in a temporary file, not yet visible.
+
+    ``fd`` is the existing hourly file (open and locked by the caller) or
+    None for a new one; ``tmp`` holds the complete new content.
+    ``created`` is False when records were appended to an existing file.
+    """
+
+    path: str
+    fd: int | None
+    tmp: str
+    tmp_fd: int
+    old_inode: int | None
+    old_end: int
+    records: int = 0
+    nbytes: int = 0
+    flow: FlowStats = field(default_factory=FlowStats)
+    created: bool = True
+    upgraded: bool = False
+    repaired: bool = False
+    backup: str | None = None
+    visible: bool = False
+
+    def intent(self) -> CommitIntent:
+        """What publishing this commit will do (for the hooks)."""
+        return CommitIntent(
+            self.path,
+            self.old_inode,
+            self.old_end,
+            os.fstat(self.tmp_fd).st_ino,
+            self.records,
+            self.backup,
+        )
+
+    def release(self) -> None:
+        """Close the temporary file; remove what is not needed any more.
+
+        The temporary name goes in every case (after a rename it no
+        longer exists; after a link it is a second name); the backup only
+        when the commit never became visible.
+        """
+        with contextlib.suppress(OSError):
+            os.close(self.tmp_fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self.tmp)
+        if self.backup is not None and not self.visible:
+            with contextlib.suppress(OSError):
+                os.unlink(self.backup)
+            self.backup = None
+
+
 # --------------------------------------------------------------------------
 # Locking and file helpers
+
+
+def _stripe_of(path: str) -> int:
+    """The in-process lock stripe of ``path``."""
+    return hash(os.path.abspath(path)) % len(_LOCK_STRIPES)
 
 
 @contextlib.contextmanager
@@ -301,13 +361,42 @@ def _locked(path: str, fd: int) -> Iterator[None]:
     the file is closed, so code under this lock must not open and close
     the same file again (file objects use ``closefd=False``).
     """
-    stripe = _LOCK_STRIPES[hash(os.path.abspath(path)) % len(_LOCK_STRIPES)]
-    with stripe:
+    with _LOCK_STRIPES[_stripe_of(path)]:
         fcntl.lockf(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.lockf(fd, fcntl.LOCK_UN)
+
+
+def _open_locked(path: str) -> int | None:
+    """Open ``path`` and take its POSIX lock; None when it does not exist.
+
+    The caller holds the path's stripe.  A file replaced while we waited
+    for its lock is opened again.
+    """
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            if _same_file(fd, path):
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _check_no_gz(path: str) -> None:
+    """Refuse to create a file that SiLK would not read (spec 6.5)."""
+    if os.path.exists(path + ".gz") and not os.path.exists(path):
+        raise AppendError(
+            f"Cannot write '{path}': '{path}.gz' exists and SiLK reads "
+            f"the .gz file only when the plain one is missing"
+        )
 
 
 def _same_file(fd: int, path: str) -> bool:
@@ -573,6 +662,10 @@ class RepositoryWriter:
             each commit becomes visible (under the file's lock); raising
             cancels that commit.  Never called concurrently, also with
             ``workers`` > 1.
+        before_commits: called instead of ``before_commit``, when given,
+            with the intents of all commits of a batch at once (one
+            ledger write and fsync instead of one per file); raising
+            cancels the whole batch.
 
     Not thread-safe: use one writer per thread.  Several writers (threads
     or processes) may share a repository.
@@ -598,6 +691,7 @@ class RepositoryWriter:
         compression_level: int | None = None,
         block_size: int | None = None,
         workers: int = 1,
+        before_commits: Callable[[list[CommitIntent]], None] | None = None,
     ) -> None:
         self.auto_format = file_format == AUTO_FORMAT
         if self.auto_format:
@@ -660,6 +754,8 @@ class RepositoryWriter:
         os.makedirs(self.root, exist_ok=True)
         self.spool_dir = os.fspath(spool_dir) if spool_dir else self.root
         self.before_commit = before_commit
+        self.before_commits = before_commits
+        self._hooked = before_commit is not None or before_commits is not None
         self.stats = WriterStats()
         self._pending: OrderedDict[tuple[int, int, int], _Pending] = (
             OrderedDict()
@@ -699,10 +795,12 @@ class RepositoryWriter:
         inside each file, e.g. by address, which compresses better than
         arrival order.
 
-        With ``workers`` > 1 the files are committed in parallel (module
-        doc); each directory is fsynced once, before this returns.  After
-        a failure the other files of the call are still committed (or
-        failed) before the first error is raised.
+        In replace mode the files are committed in batches (module doc):
+        every new content is prepared in a temporary file (by ``workers``
+        threads), the batch's intents go to ``before_commits`` (or
+        ``before_commit``) at once, then every file is renamed into place
+        and each directory fsynced once.  If preparing any file fails,
+        no file of that batch changes.
 
         Raises:
             TypeError, SiteConfigError: as :meth:`write`.
@@ -713,11 +811,12 @@ class RepositoryWriter:
             return
         self._dirty_dirs = set()
         try:
-            if self.workers > 1 and len(groups) > 1:
-                self._commit_parallel(groups)
-            else:
+            if self.incremental or self.append_mode != "replace":
                 for key, part in groups:
                     self._commit_held(key, part)
+            else:
+                for i in range(0, len(groups), _BATCH_FILES):
+                    self._commit_batch(groups[i : i + _BATCH_FILES])
         finally:
             dirs, self._dirty_dirs = self._dirty_dirs, None
             for directory in sorted(dirs):
@@ -733,28 +832,117 @@ class RepositoryWriter:
         finally:
             pending.discard()
 
-    def _commit_parallel(
+    def _commit_batch(
         self, groups: list[tuple[tuple[int, int, int], np.ndarray]]
     ) -> None:
-        """Commit the groups in the pool, largest first (shortest tail)."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.workers, thread_name_prefix="silk-commit"
-            )
-        by_size = sorted(groups, key=lambda kp: -len(kp[1]))
-        futures = [
-            self._pool.submit(self._commit_held, key, part)
-            for key, part in by_size
-        ]
+        """Prepare, announce and publish the hourly files of ``groups``.
+
+        Locks: the in-process stripes of every path, in ascending order,
+        then the POSIX lock of every existing file, in path order -- the
+        same order in every writer, so two batches never wait for each
+        other in a circle (rwflowappend takes one lock at a time).  They
+        are held until the files are renamed into place.  A new file
+        that another writer creates meanwhile is committed again, alone,
+        as an append.
+        """
+        paths = [self.path_for(*key) for key, _ in groups]
+        made: set[str] = set()
+        for path in paths:
+            _check_no_gz(path)
+            directory = os.path.dirname(path)
+            if directory not in made:
+                os.makedirs(directory, exist_ok=True)
+                made.add(directory)
+        stripes = sorted({_stripe_of(path) for path in paths})
+        for i in stripes:
+            _LOCK_STRIPES[i].acquire()
+        held: dict[str, int | None] = {}
+        staged: list[_Staged | None] = []
+        retry: list[tuple[tuple[int, int, int], np.ndarray]] = []
+        try:
+            for path in sorted(paths):
+                held[path] = _open_locked(path)
+            jobs = [
+                (key, part, path, held[path])
+                for (key, part), path in zip(groups, paths, strict=True)
+            ]
+            staged = self._stage_all(jobs)
+            ready = [item for item in staged if item is not None]
+            self._announce_intents([item.intent() for item in ready])
+            for (key, part, _, _), item in zip(jobs, staged, strict=True):
+                if item is not None and not self._publish(item):
+                    retry.append((key, part))
+        finally:
+            for item in staged:
+                if item is not None:
+                    item.release()
+            for fd in held.values():
+                if fd is not None:
+                    os.close(fd)  # releases its POSIX lock
+            for i in stripes:
+                _LOCK_STRIPES[i].release()
+        for key, part in retry:
+            self._commit_held(key, part)
+
+    def _stage_all(
+        self,
+        jobs: list[tuple[tuple[int, int, int], np.ndarray, str, int | None]],
+    ) -> list[_Staged | None]:
+        """Stage every job (in the pool); all or nothing.
+
+        Returns one staged commit per job, in order.  When one fails, the
+        others are still waited for and released, and the first error is
+        raised.
+        """
+        results: list[_Staged | None] = [None] * len(jobs)
         first: BaseException | None = None
-        for future in futures:
-            try:
-                future.result()
-            except BaseException as exc:  # raised once all are done
-                if first is None:
+        if self.workers > 1 and len(jobs) > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    self.workers, thread_name_prefix="silk-commit"
+                )
+            largest_first = sorted(
+                range(len(jobs)), key=lambda i: -len(jobs[i][1])
+            )
+            futures = {
+                i: self._pool.submit(self._stage_job, *jobs[i])
+                for i in largest_first
+            }
+            for i, future in futures.items():
+                try:
+                    results[i] = future.result()
+                except BaseException as exc:  # raised once all are done
+                    if first is None:
+                        first = exc
+        else:
+            for i, job in enumerate(jobs):
+                try:
+                    results[i] = self._stage_job(*job)
+                except BaseException as exc:
                     first = exc
+                    break
         if first is not None:
+            for item in results:
+                if item is not None:
+                    item.release()
             raise first
+        return results
+
+    def _stage_job(
+        self,
+        key: tuple[int, int, int],
+        rows: np.ndarray,
+        path: str,
+        fd: int | None,
+    ) -> _Staged:
+        pending = _Pending(key, self._limit, self.spool_dir)
+        pending.hold(rows)
+        try:
+            if fd is None:
+                return self._stage_new(pending, path)
+            return self._stage_existing(pending, path, fd)
+        finally:
+            pending.discard()
 
     def _placeable(
         self, rows: np.ndarray, within: np.ndarray | None = None
@@ -896,28 +1084,20 @@ class RepositoryWriter:
             return
         if self.incremental:
             self._commit_incremental(pending)
+            self._count("commits")
         else:
             self._commit_hourly(pending)
-        self._count("commits")
 
-    def _announce(
-        self,
-        path: str,
-        old_inode: int | None,
-        old_end: int,
-        new_fd: int,
-        records: int,
-        *,
-        backup: str | None = None,
-    ) -> None:
-        """Tell ``before_commit`` what the commit about to happen does."""
-        if self.before_commit is not None:
-            intent = CommitIntent(
-                path, old_inode, old_end, os.fstat(new_fd).st_ino, records,
-                backup,
-            )  # fmt: skip
-            with self._hook_lock:
-                self.before_commit(intent)
+    def _announce_intents(self, intents: list[CommitIntent]) -> None:
+        """Tell the hooks what the commits about to happen do."""
+        if not intents:
+            return
+        with self._hook_lock:
+            if self.before_commits is not None:
+                self.before_commits(intents)
+            elif self.before_commit is not None:
+                for intent in intents:
+                    self.before_commit(intent)
 
     def _count(self, name: str) -> None:
         with self._stats_lock:
@@ -973,7 +1153,9 @@ class RepositoryWriter:
             break
         try:
             records, nbytes, flow = self._write_new(fd, pending)
-            self._announce(final, None, 0, fd, records)
+            self._announce_intents(
+                [CommitIntent(final, None, 0, os.fstat(fd).st_ino, records)]
+            )
             os.rename(work, final)
             self._dir_changed(self.root)
         except BaseException:
@@ -986,51 +1168,147 @@ class RepositoryWriter:
         self._account(final, records, nbytes, flow)
 
     def _commit_hourly(self, pending: _Pending) -> None:
+        """Commit one hourly file alone (see :meth:`_commit_batch`)."""
         flowtype, sensor, hour = pending.key
         path = self.path_for(flowtype, sensor, hour)
-        if os.path.exists(path + ".gz") and not os.path.exists(path):
-            raise AppendError(
-                f"Cannot write '{path}': '{path}.gz' exists and SiLK reads "
-                f"the .gz file only when the plain one is missing"
-            )
+        _check_no_gz(path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         while True:
             try:
                 fd = os.open(path, os.O_RDWR)
             except FileNotFoundError:
-                if self._create(pending, path):
-                    return
+                staged = self._stage_new(pending, path)
+                try:
+                    self._announce_intents([staged.intent()])
+                    if self._publish(staged):
+                        return
+                finally:
+                    staged.release()
                 continue  # another writer created it: append instead
             try:
                 with _locked(path, fd):
                     if not _same_file(fd, path):
                         continue  # replaced while we waited: start over
-                    self._append(pending, path, fd)
+                    if self.append_mode == "inplace":
+                        self._append_inplace_locked(pending, path, fd)
+                        return
+                    staged = self._stage_existing(pending, path, fd)
+                    try:
+                        self._announce_intents([staged.intent()])
+                        self._publish(staged)
+                    finally:
+                        staged.release()
                     return
             finally:
                 os.close(fd)
 
-    def _create(self, pending: _Pending, path: str) -> bool:
-        """Create ``path`` complete in one step; False if it appeared."""
-        fd, tmp = _mkstemp(path)
+    def _stage_new(self, pending: _Pending, path: str) -> _Staged:
+        """A new file's complete content, in a temporary file beside it."""
+        tmp_fd, tmp = _mkstemp(path)
+        staged = _Staged(path, None, tmp, tmp_fd, None, 0)
         try:
-            records, nbytes, flow = self._write_new(fd, pending)
-            self._announce(path, None, 0, fd, records)
+            staged.records, staged.nbytes, staged.flow = self._write_new(
+                tmp_fd, pending
+            )
+        except BaseException:
+            staged.release()
+            raise
+        return staged
+
+    def _stage_existing(
+        self, pending: _Pending, path: str, fd: int
+    ) -> _Staged:
+        """An existing file's new content (lock held), in a temporary file.
+
+        The old valid bytes and new blocks in the file's own layout -- or,
+        for IPv6 records into an FT_RWGENERIC file with ``"auto"``, the
+        whole file rewritten as FT_RWIPV6ROUTING (module doc).
+        """
+        repaired = _recover_journal(fd, path)
+        _sweep_temps(path)
+        size = os.fstat(fd).st_size
+        with _fdopen(fd, "rb") as fp:
+            header, valid = _valid_end(fp, path)
+        old_inode = os.fstat(fd).st_ino
+        tmp_fd, tmp = _mkstemp(path)
+        staged = _Staged(
+            path, fd, tmp, tmp_fd, old_inode, 0 if header is None else valid
+        )
+        staged.created = header is None
+        staged.repaired = valid < size or bool(repaired)
+        try:
+            if header is None:
+                result = self._write_new(tmp_fd, pending)
+            elif (
+                self.auto_format
+                and pending.has_ipv6
+                and header.format == FileFormat.FT_RWGENERIC
+            ):
+                result = self._write_upgraded(
+                    fd, tmp_fd, pending, path, header=header, valid=valid
+                )
+                staged.upgraded = True
+            else:
+                result = self._write_appended(
+                    fd, tmp_fd, tmp, pending, header=header, valid=valid
+                )
+            staged.records, staged.nbytes, staged.flow = result
+            os.fchmod(tmp_fd, os.fstat(fd).st_mode & 0o7777)
+            if staged.upgraded and self._hooked:
+                staged.backup = _link_backup(path, old_inode)
+        except BaseException:
+            staged.release()
+            raise
+        return staged
+
+    def _write_appended(
+        self,
+        fd: int,
+        tmp_fd: int,
+        tmp: str,
+        pending: _Pending,
+        *,
+        header: FileHeader,
+        valid: int,
+    ) -> tuple[int, int, FlowStats]:
+        """Copy the old valid bytes, then append new records/blocks."""
+        _copy_range(fd, tmp_fd, valid)
+        same = header.compression == self.compression
+        with _fdopen(tmp_fd, "r+b") as fp:
+            appender = open_append(
+                fp, path=tmp, ipv6_policy=self.ipv6_policy,
+                compression_level=self.compression_level if same else None,
+                block_size=self.block_size if same else None,
+            )  # fmt: skip
+            with appender:
+                records = self._feed(appender, pending)
+            nbytes = fp.seek(0, os.SEEK_END) - valid
+        return records, nbytes, appender.stats
+
+    def _publish(self, staged: _Staged) -> bool:
+        """Make a staged commit visible; False if a new file appeared."""
+        if staged.fd is None:
             try:
-                os.link(tmp, path)
+                os.link(staged.tmp, staged.path)
             except FileExistsError:
                 return False
-            self._dir_changed(os.path.dirname(path))
-        finally:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        self._count("files_created")
-        self._account(path, records, nbytes, flow)
+        else:
+            os.rename(staged.tmp, staged.path)
+        staged.visible = True
+        self._dir_changed(os.path.dirname(staged.path))
+        self._count("files_created" if staged.created else "files_appended")
+        if staged.upgraded:
+            self._count("files_upgraded")
+        if staged.repaired:
+            self._count("tails_repaired")
+        self._count("commits")
+        self._account(staged.path, staged.records, staged.nbytes, staged.flow)
         return True
 
-    def _append(self, pending: _Pending, path: str, fd: int) -> None:
-        """Append under the lock, in the file's own layout."""
+    def _append_inplace_locked(
+        self, pending: _Pending, path: str, fd: int
+    ) -> None:
+        """Append in place under the lock, in the file's own layout."""
         repaired = _recover_journal(fd, path)
         _sweep_temps(path)
         size = os.fstat(fd).st_size
@@ -1038,80 +1316,12 @@ class RepositoryWriter:
             header, valid = _valid_end(fp, path)
         if valid < size or repaired:
             self._count("tails_repaired")
-        if self.append_mode == "inplace":
-            records, nbytes, flow = self._append_inplace(
-                pending, path, fd, header=header, valid=valid
-            )
-        else:
-            records, nbytes, flow = self._append_replace(
-                pending, path, fd, header=header, valid=valid
-            )
-        self._count("files_created" if header is None else "files_appended")
-        self._account(path, records, nbytes, flow)
-
-    def _append_replace(
-        self,
-        pending: _Pending,
-        path: str,
-        fd: int,
-        *,
-        header: FileHeader | None,
-        valid: int,
-    ) -> tuple[int, int, FlowStats]:
-        upgrade = (
-            header is not None
-            and self.auto_format
-            and pending.has_ipv6
-            and header.format == FileFormat.FT_RWGENERIC
+        records, nbytes, flow = self._append_inplace(
+            pending, path, fd, header=header, valid=valid
         )
-        backup: str | None = None
-        tmp_fd, tmp = _mkstemp(path)
-        try:
-            if header is None:
-                records, nbytes, flow = self._write_new(tmp_fd, pending)
-            elif upgrade:
-                records, nbytes, flow = self._write_upgraded(
-                    fd, tmp_fd, pending, path, header=header, valid=valid
-                )
-                self._count("files_upgraded")
-            else:
-                _copy_range(fd, tmp_fd, valid)
-                with _fdopen(tmp_fd, "r+b") as fp:
-                    appender = open_append(
-                        fp, path=tmp, ipv6_policy=self.ipv6_policy,
-                        compression_level=self.compression_level,
-                        block_size=self.block_size,
-                    )  # fmt: skip
-                    with appender:
-                        records = self._feed(appender, pending)
-                    nbytes = fp.seek(0, os.SEEK_END) - valid
-                flow = appender.stats
-            os.fchmod(tmp_fd, os.fstat(fd).st_mode & 0o7777)
-            old_inode = os.fstat(fd).st_ino
-            if upgrade and self.before_commit is not None:
-                backup = _link_backup(path, old_inode)
-            self._announce(
-                path,
-                old_inode,
-                0 if header is None else valid,
-                tmp_fd,
-                records,
-                backup=backup,
-            )
-            os.rename(tmp, path)
-            tmp = ""
-            self._dir_changed(os.path.dirname(path))
-        except BaseException:
-            if backup is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(backup)
-            raise
-        finally:
-            os.close(tmp_fd)
-            if tmp:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        return records, nbytes, flow
+        self._count("files_created" if header is None else "files_appended")
+        self._count("commits")
+        self._account(path, records, nbytes, flow)
 
     def _write_upgraded(
         self,
@@ -1153,7 +1363,11 @@ class RepositoryWriter:
                     if header.compression == self.compression
                     else None
                 ),
-                block_size=self.block_size,
+                block_size=(
+                    self.block_size
+                    if header.compression == self.compression
+                    else None
+                ),
             )
             try:
                 with FlowReader(old, path=path,
@@ -1195,7 +1409,10 @@ class RepositoryWriter:
                 start = len(encode_header(writer.header))
                 flow = writer.stats
             length = os.fstat(sfd).st_size - start
-            self._announce(path, os.fstat(fd).st_ino, valid, fd, records)
+            inode = os.fstat(fd).st_ino
+            self._announce_intents(
+                [CommitIntent(path, inode, valid, inode, records)]
+            )
             crc = _crc_range(sfd, start, length)
             journal = _journal_path(path)
             jfd = os.open(

@@ -827,25 +827,25 @@ def test_failure_mid_run_leaves_a_consistent_repository(
 
     root = tmp_path / "repo"
     monkeypatch.setattr(_vpcsinks, "CHECKPOINT_RECORDS", 0)
-    original = appender.RepositoryWriter._commit
+    original = appender.RepositoryWriter._publish
     calls = {"n": 0}
 
-    def failing_commit(
-        self: appender.RepositoryWriter, pending: object
-    ) -> None:
+    def failing_publish(
+        self: appender.RepositoryWriter, staged: object
+    ) -> bool:
         calls["n"] += 1
         if calls["n"] == 4:
             raise OSError(28, "No space left on device")
-        original(self, pending)  # type: ignore[arg-type]
+        return original(self, staged)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(appender.RepositoryWriter, "_commit", failing_commit)
+    monkeypatch.setattr(appender.RepositoryWriter, "_publish", failing_publish)
     status, err = _convert_into(root, inputs, capsys)
     assert (1, "rwvpc2silk: No space left on device\n") == (status, err)
     partial = record_keys(repo_records(root))
     assert partial <= expected  # only whole inputs remain
     ledger = (root / LEDGER_NAME).read_text()
     assert '"op":"rollback"' in ledger
-    monkeypatch.setattr(appender.RepositoryWriter, "_commit", original)
+    monkeypatch.setattr(appender.RepositoryWriter, "_publish", original)
     assert (0, "") == _convert_into(root, inputs, capsys)
     assert expected == record_keys(repo_records(root))
 
@@ -855,14 +855,15 @@ import os, signal, sys
 from pysilk_ext.cli import _vpcsinks, rwvpc2silk
 from pysilk_ext.silkfmt import appender
 _vpcsinks.CHECKPOINT_RECORDS = 0
-original = appender.RepositoryWriter._commit
+original = appender.RepositoryWriter._publish
 calls = [0]
-def commit(self, pending):
-    original(self, pending)
+def publish(self, staged):
+    done = original(self, staged)
     calls[0] += 1
     if calls[0] == int(sys.argv[1]):
         os.kill(os.getpid(), signal.SIGKILL)
-appender.RepositoryWriter._commit = commit
+    return done
+appender.RepositoryWriter._publish = publish
 sys.exit(rwvpc2silk.main(sys.argv[2:]))
 """
 
@@ -1289,7 +1290,8 @@ def test_rwfileinfo_shows_the_packed_file_header(
         for line in info.splitlines()[1:]
         if line.strip()
     )
-    assert "FT_RWIPV6ROUTING(0x0c)" == rows["format(id)"]
+    # an IPv4 record: the compact format (tests/test_repository_formats.py)
+    assert "FT_RWGENERIC(0x16)" == rows["format(id)"]
     assert "1" == rows["count-records"]
     assert (
         f"2026/08/01T01:00:00Z {DEFAULT_TYPE_IDS['innull']} "
