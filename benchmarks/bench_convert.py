@@ -474,7 +474,7 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915
+def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print figures and ratios."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=600_000)
@@ -506,8 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915
                 mine[label].append(
                     ours(base, work / "repo", work / "stats.txt", *extra)
                 )
-            for method in hand:
-                hand[method].append(
+            for method, runs in hand.items():
+                runs.append(
                     by_hand(
                         files,
                         awk,
@@ -630,16 +630,17 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915
             )
             map_bytes = build_map(base, work / "cloud.vpcmap")
             map_per = map_bytes / flows
+            col = 33  # label width
             print(
-                f"    .log.gz (AWS gzip)               {gz_bytes / flows:6.2f} B"
+                f"    {'.log.gz (AWS gzip)':{col}s}{gz_bytes / flows:6.2f} B"
             )
             if have_rwtuc:
                 tuc = (work / "byhand-zlib.rw").stat().st_size
                 print(
-                    f"    rwtuc zlib, one file             {tuc / flows:6.2f} B"
+                    f"    {'rwtuc zlib, one file':{col}s}{tuc / flows:6.2f} B"
                     "  (10 fields: no sensor, type, nhIP, memo, context)"
                 )
-            print(f"    context map                      {map_per:6.2f} B")
+            print(f"    {'context map':{col}s}{map_per:6.2f} B")
             for label, extra in (
                 ("zlib", OURS["zlib"]),
                 ("zlib --compression-level=12", [*OURS["zlib"],

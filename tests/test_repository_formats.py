@@ -384,6 +384,18 @@ def test_zlib_levels_write_standard_streams(level: int | None) -> None:
         assert zlib.compress(data) == bytes(out)
 
 
+def test_zlib_levels_without_libdeflate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without libdeflate a level is the standard zlib's, 10-12 as 9."""
+    monkeypatch.setattr(comp, "_libdeflate", None)
+    data = v4_rows(500).tobytes()
+    for level, std in ((3, 3), (9, 9), (12, 9)):
+        assert zlib.compress(data, std) == bytes(
+            comp.zlib_compressor(level)(data)
+        )
+
+
 def test_compression_options_are_checked() -> None:
     """Levels outside 1-12, levels for LZO and oversized blocks raise."""
     for bad in (0, 13):

@@ -13,21 +13,25 @@
 * :class:`Progress` -- a one-line display on a terminal;
 * :func:`bound_heap` -- keeps peak RSS flat as the input grows.
 
-How the repository's files are made, for storage (measured with
-benchmarks/bench_convert.py on generated v5 logs; bytes per record with
-zlib, SiLK's level):
+How the repository's files are made, for storage (bytes per record of
+the generated v5 logs of benchmarks/bench_convert.py, where the logs'
+own .log.gz take 22.7 B; each step adds to the one before):
 
+* SiLK's own layout (FT_RWIPV6ROUTING v1, arrival order, 64 KiB zlib
+  blocks at zlib's default level): 16.9 B;
 * record format per file (:data:`~pysilk_ext.silkfmt.appender.
-  AUTO_FORMAT`): FT_RWGENERIC v5 (52 bytes) when the records of a new
-  file are all IPv4, FT_RWIPV6ROUTING v1 (88 bytes) otherwise -- the
-  same fields, 16.6 -> 15.1 B;
-* compressed blocks of up to :data:`LARGE_BLOCK` bytes (zlib only):
-  about 1-2% smaller than SiLK's 64 KiB when a commit holds more;
+  AUTO_FORMAT`): FT_RWGENERIC v5 (52 bytes, the same fields for IPv4)
+  when the records of a new file are all IPv4, FT_RWIPV6ROUTING v1
+  otherwise: 15.2 B;
 * record order within a file (:func:`record_order`): by duration, then
-  start time -- about 3% smaller than arrival order or sIP/dIP order;
-* the zlib level (``--compression-level``): 6 (the default) is as small
-  as SiLK's own zlib and three times faster with libdeflate; 9-12 are
-  up to 7% smaller and slower.
+  start time: 14.9 B (sIP/dIP or start-time order gain less);
+* blocks of up to :data:`LARGE_BLOCK` bytes (zlib only): 14.6 B;
+* the zlib level (``--compression-level``): 6, the default, 14.7 B and
+  three times as fast as zlib's own with libdeflate; 9: 14.0 B; 12:
+  13.6 B at a sixth of level 6's speed; 1: 16.7 B, four times faster.
+
+Deflate cannot go much further on fixed-width records: xz reaches
+10.7 B on the same files (not a method SiLK reads).
 
 Memory is bounded by two drains of records (the one being committed and
 the one being gathered) and the reader's read-ahead, whatever the size
@@ -309,11 +313,7 @@ class RepositorySink:
         """
         if not self.buffer:
             return
-        rows = (
-            self.buffer[0]
-            if len(self.buffer) == 1
-            else np.concatenate(self.buffer)
-        )
+        batches = self.buffer
         self.buffer = []
         self.buffered = 0
         if self.site_stale and self.site_path is not None:
@@ -321,9 +321,17 @@ class RepositorySink:
             self.writer.site = load_siteconf(self.site_path)
             self.site_stale = False
         writer = self.writer
-        self.committer.submit(
-            lambda: writer.commit_rows(rows, record_order(rows))
-        )
+
+        def commit() -> None:
+            # in the commit thread; the batches and their concatenation
+            # are freed once grouped, before the files are written
+            rows = np.concatenate(batches)
+            batches.clear()
+            groups = writer.group_rows(rows, record_order(rows))
+            del rows
+            writer.commit_groups(groups)
+
+        self.committer.submit(commit)
 
     def site_changed(self) -> None:
         """New sensors in silk.conf: reload it before the next drain."""

@@ -26,7 +26,7 @@ default level but inflates any zlib stream, so a writer may trade speed
 for size.  Level ``None`` is the standard library at its default level
 (SiLK's bytes); levels 1-12 use libdeflate (the ``deflate`` package) when
 it is importable: on flow records its level 6 is as small as zlib's and
-about 3x faster, level 1 is 10x faster (+10% bytes), and levels 10-12
+about 3x faster, level 1 is 10x faster (+15% bytes), and levels 10-12
 are 2-3% smaller than zlib's best (benchmarks/bench_convert.py).  Without
 libdeflate a level means the standard library at ``min(level, 9)``.
 
