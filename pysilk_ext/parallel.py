@@ -234,7 +234,21 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context(_start_method())
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["pysilk_ext.parallel"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    # A fork server outlives the pool that started it and hands its own
+    # environment to every worker it forks; give workers the caller's
+    # environment as it is now (AWS credentials, endpoint, SILK_* ...).
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_adopt_environment,
+        initargs=(dict(os.environ),),
+    )
+
+
+def _adopt_environment(environ: dict[str, str]) -> None:
+    """Worker initializer: replace the environment with the caller's."""
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 # ---------------------------------------------------------------------------
