@@ -69,7 +69,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, Self, cast
 
 import numpy as np
 
@@ -323,7 +323,57 @@ def make_flow_header(
     )
 
 
-class FlowWriter:
+class _SinkFront:
+    """What FlowWriter and FlowAppender share: a :class:`_RecordSink`
+    behind ``write``, a closed flag, and ``with`` = close on success,
+    abort on error (so an exception never publishes half a file)."""
+
+    _sink: _RecordSink
+    _closed: bool
+
+    @property
+    def records_written(self) -> int:
+        """Records accepted so far (including those still buffered)."""
+        return self._sink.records_written
+
+    def write(self, rows: np.ndarray) -> int:
+        """Encode and write FLOW_DTYPE rows; return how many were stored.
+
+        Fewer than ``len(rows)`` are stored when the IPv6 policy drops
+        records (counted in ``stats``).
+
+        Raises:
+            RecordRefusedError: a row cannot be stored in this format
+                (rows before it were written).
+        """
+        if self._closed:
+            raise ValueError(
+                f"I/O operation on a closed {type(self).__name__}"
+            )
+        return self._sink.write(rows)
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class FlowWriter(_SinkFront):
     """Write a SiLK flow file, streaming, with bounded memory.
 
     Args:
@@ -402,25 +452,6 @@ class FlowWriter:
             self.abort()
             raise
 
-    @property
-    def records_written(self) -> int:
-        """Records accepted so far (including those still buffered)."""
-        return self._sink.records_written
-
-    def write(self, rows: np.ndarray) -> int:
-        """Encode and write FLOW_DTYPE rows; return how many were stored.
-
-        Fewer than ``len(rows)`` are stored when the IPv6 policy drops
-        records (counted in :attr:`stats`).
-
-        Raises:
-            RecordRefusedError: a row cannot be stored in this format
-                (rows before it were written).
-        """
-        if self._closed:
-            raise ValueError("I/O operation on a closed FlowWriter")
-        return self._sink.write(rows)
-
     def close(self) -> None:
         """Flush, fsync and (for a path) rename into place."""
         if self._closed:
@@ -453,20 +484,6 @@ class FlowWriter:
             with contextlib.suppress(OSError):
                 self._tmp_path.unlink()
             self._tmp_path = None
-
-    def __enter__(self) -> FlowWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_flows(
@@ -895,7 +912,7 @@ def scan_data_section(
     return DataScan(offset, size, uncompressed // rsize)
 
 
-class FlowAppender:
+class FlowAppender(_SinkFront):
     """Append records to an existing flow file in its own encoding.
 
     Created by :func:`open_append`.  Compressed files get new blocks (as
@@ -928,17 +945,6 @@ class FlowAppender:
             fp, header, ipv6_policy, self.stats, _quoted(path),
             compression_level=compression_level, block_size=block_size,
         )  # fmt: skip
-
-    @property
-    def records_written(self) -> int:
-        """Records appended so far (including those still buffered)."""
-        return self._sink.records_written
-
-    def write(self, rows: np.ndarray) -> int:
-        """Append FLOW_DTYPE rows; return how many were stored."""
-        if self._closed:
-            raise ValueError("I/O operation on a closed FlowAppender")
-        return self._sink.write(rows)
 
     def close(self) -> None:
         """Flush the last block and fsync; the file stays open if given."""
@@ -973,20 +979,6 @@ class FlowAppender:
         self._fp.truncate(self.original_length)
         self._fp.flush()
         _fsync(self._fp)
-
-    def __enter__(self) -> FlowAppender:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def open_append(
