@@ -11,6 +11,8 @@ all: build
 
 build install:
 	$(PIP) install -q -e .
+	@# .pyc files, as a regular install writes them (an editable one does not)
+	$(PYTHON) -m compileall -q pysilk_ext
 
 test-deps:
 	$(PIP) install -q -e '.[test]'

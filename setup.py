@@ -12,6 +12,7 @@ setup(
         "csrc/build_ffi.py:flow_ffi",
         "csrc/build_ffi.py:pmap_ffi",
         "csrc/build_ffi.py:ctxmap_ffi",
+        "csrc/build_ffi.py:conv_ffi",
     ],
     zip_safe=False,
 )

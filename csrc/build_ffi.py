@@ -88,12 +88,14 @@ vpc_ffi = make_builder("vpc")
 flow_ffi = make_builder("flow")
 pmap_ffi = make_builder("pmap")
 ctxmap_ffi = make_builder("ctxmap")
+conv_ffi = make_builder("conv")
 
 BUILDERS = {
     "vpc": vpc_ffi,
     "flow": flow_ffi,
     "pmap": pmap_ffi,
     "ctxmap": ctxmap_ffi,
+    "conv": conv_ffi,
 }
 
 if __name__ == "__main__":

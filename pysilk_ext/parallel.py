@@ -10,10 +10,15 @@ results that the parent reduces.
 Design (measured with ``benchmarks/bench_parallel.py``):
 
 **Conversion: workers convert, one appender writes.**  A worker returns,
-per input, the SiLK records (88 bytes each, about a quarter of the
-``.log.gz`` bytes they came from in memory) with *provisional* sensor
-numbers, plus the sensors it met (AWS id, description ids, rows).  The
-parent takes unit results strictly in input order, gives the sensors
+per input, the SiLK records (88 bytes each, about four times the
+``.log.gz`` bytes they came from) with *provisional* sensor numbers,
+plus the sensors it met (AWS id, description ids, rows).  On one
+machine the records do not travel in the result: the worker writes
+them to a file in shared memory (:func:`handover_dir`) and the parent
+maps it (no pickling, no pipe, no copy in the parent, and the worker
+moves on at once); on Dask they come with the task's result.  With
+``--dry-run`` workers send counts only.  The parent takes unit results
+strictly in input order, gives the sensors
 their silk.conf ids with the one
 :class:`~pysilk_ext.convert.sensors.SensorAssigner` of the run (in the
 order a single process would have created them, so ids do not depend on
@@ -26,12 +31,15 @@ thread, and the ledger).  Hence:
   the same records in the same order, the same sensor ids -- and the
   ledger stays single-writer (an interrupted run rolls back and resumes
   exactly as a single process does);
-* the appender costs a fraction of a core (encoding and appending are a
-  quarter of the per-record work; zlib/lzo compression raises that), so
-  it becomes the bottleneck only beyond several busy workers; past that
-  point per-worker writers (the appender's per-hourly-file locks allow
-  them) would scale further, at the price of worker-dependent record
-  order and sensor numbering.
+* the appender is the one serial part: on the bench's input a drain of
+  263 K records costs the commit thread about 0.2 s (grouping,
+  encoding, and on ext4 mostly creating each hourly file's temporary
+  file), so with two workers on two cores it is already the bottleneck
+  (measured: 2.70 s with one process, 2.42 s with two workers; dry run
+  1.97 s and 1.28 s), and with zlib/lzo compression sooner still.
+  Past that point per-worker writers (the appender's per-hourly-file
+  locks allow them) would scale further, at the price of
+  worker-dependent record order and sensor numbering.
 
 Results are written batch by batch in input order, exactly as a single
 process writes them (the sink drains and commits at the same records),
@@ -52,14 +60,21 @@ found only in one process).
 **Map building: partial maps merge.**  Each worker builds the map of its
 unit; :func:`pysilk_ext.ctxmap.merge` is associative, commutative and
 idempotent, so the parent merges partial maps in any order into the map
-one process builds.  Logs without ``flow-direction`` (versions 2-4) have
-their interface addresses inferred per interface from *all* its records,
-so a unit must hold whole interfaces: map units are whole flow logs (an
-S3 object holds many interfaces, but every record of an interface is in
-its flow log's objects).  An interface logged by two flow logs (a VPC
-flow log and a subnet flow log over the same ENI) is inferred in each,
-which gives the same answer unless a flow log holds only records where
-a peer address is as frequent as the interface's own.
+one process builds (units are submitted largest first, for balance).
+Logs without ``flow-direction`` (versions 2-4) have their interface
+addresses inferred per interface from *all* its records, so a unit must
+hold whole interfaces: map units are whole flow logs (an S3 object
+holds many interfaces, but every record of an interface is in its flow
+log's objects).  A local flow log whose header has ``flow-direction`` is
+cut into runs of objects (pieces) instead, since its records need no
+inference; the pieces' partial maps are held until all are in, and if
+any met a record without a direction the flow log is built again as one
+unit (measured: map 1.20 s with one process, 1.01 s with two workers;
+with whole flow logs one of the two workers idled for a quarter of the
+run).  An interface logged by two flow logs (a VPC flow log and a
+subnet flow log over the same ENI) is inferred in each, which gives the
+same answer unless a flow log holds only records where a peer address
+is as frequent as the interface's own.
 
 **Failures.**  An ``s3://`` object that fails after retries is skipped,
 reported and listed (:attr:`UnitResult.failed`); one that fails after
@@ -69,7 +84,12 @@ the run at that input, in input order.
 
 Workers are started with ``forkserver`` (``spawn`` where it does not
 exist): never ``fork``, which would copy the parent's threads (s3fs's
-event loop, the commit thread) in an unknown state.
+event loop, the commit thread) in an unknown state.  The fork server is
+started as soon as the switches are parsed (:func:`start_fork_server`),
+so that its imports overlap the command's set-up.  Each worker runs
+single-threaded (no read-ahead or parse threads competing with the
+other workers), except for ``s3://`` inputs, where a read-ahead thread
+hides the network's latency.
 """
 
 from __future__ import annotations
@@ -78,11 +98,15 @@ import contextlib
 import copy
 import dataclasses
 import math
+import mmap
 import multiprocessing
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -118,11 +142,13 @@ __all__ = [
     "WorkUnit",
     "build_map_unit",
     "convert_unit",
+    "handover_dir",
     "ingest_parallel",
     "merge_map_parts",
     "merge_reader_stats",
     "plan_units",
     "process_pool",
+    "start_fork_server",
 ]
 
 #: Work units per worker when inputs are cut into contiguous runs: enough
@@ -141,10 +167,15 @@ _UNKNOWN_SIZE = 1 << 20
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class WorkUnit:
-    """Whole inputs handled by one task, in input order."""
+    """Whole inputs handled by one task, in input order.
+
+    ``piece_of``: the flow log this map unit holds a run of (None: whole
+    flow logs, or a conversion unit); see :func:`plan_units`.
+    """
 
     index: int
     inputs: tuple[InputFile, ...]
+    piece_of: str | None = None
 
     @property
     def size(self) -> int:
@@ -174,6 +205,7 @@ def plan_units(
     *,
     workers: int,
     whole_flow_logs: bool = False,
+    split_directed: bool = False,
     units_per_worker: int = UNITS_PER_WORKER,
     max_unit_bytes: int = MAX_UNIT_BYTES,
 ) -> list[WorkUnit]:
@@ -185,29 +217,81 @@ def plan_units(
     order of about ``total / (workers * units_per_worker)`` bytes (at
     most ``max_unit_bytes``; at least one input), so that results taken
     in unit order are in input order.
+
+    ``split_directed`` (map building): a flow log whose first object's
+    header has ``flow-direction`` is cut into such runs too (pieces,
+    ``piece_of`` set): its records need no per-interface inference, so
+    partial maps of pieces merge into the map of the whole.  Without it
+    the flow logs of an estate are few and unequal (the bench's four
+    take 21% to 31% of the bytes each), which leaves a worker idle.
+    :func:`ingest_parallel` checks the guess and redoes a flow log whose
+    pieces met records without direction as one unit.
     """
     if not entries:
         return []
-    if whole_flow_logs:
-        groups: dict[str, list[InputFile]] = {}
-        for entry in entries:
-            groups.setdefault(flow_log_of(entry), []).append(entry)
-        return [WorkUnit(i, tuple(g)) for i, g in enumerate(groups.values())]
-    sizes = [_size_of(e) for e in entries]
-    target = math.ceil(sum(sizes) / max(1, workers * max(1, units_per_worker)))
+    sizes = {id(e): _size_of(e) for e in entries}
+    target = math.ceil(
+        sum(sizes.values()) / max(1, workers * max(1, units_per_worker))
+    )
     target = max(1, min(target, max_unit_bytes))
+    if not whole_flow_logs:
+        return [
+            WorkUnit(i, run)
+            for i, run in enumerate(_runs(entries, sizes, target))
+        ]
+    groups: dict[str, list[InputFile]] = {}
+    for entry in entries:
+        groups.setdefault(flow_log_of(entry), []).append(entry)
     units: list[WorkUnit] = []
+    for flow_log, group in groups.items():
+        runs = (
+            _runs(group, sizes, target)
+            if split_directed and len(group) > 1 and _directed(group[0])
+            else [tuple(group)]
+        )
+        piece_of = flow_log if len(runs) > 1 else None
+        for run in runs:
+            units.append(WorkUnit(len(units), run, piece_of))
+    return units
+
+
+def _runs(
+    entries: Sequence[InputFile], sizes: dict[int, int], target: int
+) -> list[tuple[InputFile, ...]]:
+    """Contiguous runs of about ``target`` bytes (at least one input)."""
+    runs: list[tuple[InputFile, ...]] = []
     run: list[InputFile] = []
     run_bytes = 0
-    for entry, size in zip(entries, sizes, strict=True):
+    for entry in entries:
+        size = sizes[id(entry)]
         if run and run_bytes + size > target:
-            units.append(WorkUnit(len(units), tuple(run)))
+            runs.append(tuple(run))
             run, run_bytes = [], 0
         run.append(entry)
         run_bytes += size
     if run:
-        units.append(WorkUnit(len(units), tuple(run)))
-    return units
+        runs.append(tuple(run))
+    return runs
+
+
+#: Bytes of an input read to find its header line.
+_PEEK_BYTES = 16 << 10
+
+
+def _directed(entry: InputFile) -> bool:
+    """True when a local input's header line names ``flow-direction``
+    (plain or gzip text; False for anything else, S3 objects included:
+    a guess that costs a request is not worth it)."""
+    if s3input.is_s3_url(entry.path):
+        return False
+    try:
+        with open(entry.path, "rb") as fh:
+            head = fh.read(_PEEK_BYTES)
+        if head[:2] == b"\x1f\x8b":
+            head = zlib.decompressobj(31).decompress(head, _PEEK_BYTES)
+    except (OSError, zlib.error):
+        return False
+    return b"flow-direction" in head.split(b"\n", 1)[0].split()
 
 
 # ---------------------------------------------------------------------------
@@ -225,15 +309,39 @@ def _start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` processes started by forkserver (see doc).
+def start_fork_server() -> None:
+    """Start the fork server now, without waiting for it.
 
-    The fork server imports this module once, so each worker starts with
-    NumPy and the C core already loaded.
+    The fork server imports this module once (NumPy, the C core, the
+    converter: about 0.2 s), so each worker forked from it starts with
+    them loaded.  Called as soon as the command knows it will need
+    workers, that import overlaps the command's own set-up (listing the
+    inputs, opening the map) instead of delaying the first unit.  The
+    fork server loads OpenBLAS single-threaded (nothing here uses BLAS;
+    its idle threads would only spin on the cores the workers need).
     """
     ctx = multiprocessing.get_context(_start_method())
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["pysilk_ext.parallel"])
+    if ctx.get_start_method() != "forkserver":
+        return
+    ctx.set_forkserver_preload(["pysilk_ext.parallel"])
+    from multiprocessing import forkserver  # noqa: PLC0415
+
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        forkserver.ensure_running()
+    finally:
+        if saved is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes started by forkserver (see doc and
+    :func:`start_fork_server`)."""
+    ctx = multiprocessing.get_context(_start_method())
+    start_fork_server()
     # A fork server outlives the pool that started it and hands its own
     # environment to every worker it forks; give workers the caller's
     # environment as it is now (AWS credentials, endpoint, SILK_* ...).
@@ -297,6 +405,12 @@ class ConvertSettings:
     ``token`` names the job: workers cache the map, ip-ranges and site
     per token, not per unit.  Paths (``map_path``) must be readable by
     the workers (on a cluster: a shared filesystem).
+
+    ``ship_records``: False for ``--dry-run``: workers return counts and
+    no records.  ``handover``: a directory in shared memory (see
+    :func:`handover_dir`) where workers on this machine leave a unit's
+    records for the parent to map, instead of sending them through the
+    result pipe; None on a cluster.
     """
 
     read: ReadSettings
@@ -305,6 +419,8 @@ class ConvertSettings:
     map_path: str | None = None
     aws_ranges: AddressRanges | None = None
     token: str = field(default_factory=lambda: secrets.token_hex(8))
+    ship_records: bool = True
+    handover: str | None = None
 
 
 def _prepare(read: ReadSettings) -> None:
@@ -424,6 +540,9 @@ class InputOutcome:
     failure: str | None = None
     bad_lines: list[BadLine] = field(default_factory=list)
     records_in: int = 0
+    #: records per part when the parts are in the unit's hand-over file
+    #: (``parts`` empty until the parent maps it)
+    handed: list[int] | None = None
 
     @property
     def records(self) -> npt.NDArray[np.void] | None:
@@ -460,6 +579,10 @@ class UnitResult:
     s3: s3input.S3Counters
     seconds: float
     fatal: Fatal | None = None
+    #: the hand-over file holding the outcomes' parts, in order
+    handover: str | None = None
+    #: CPU seconds the worker spent on the unit
+    cpu: float = 0.0
 
 
 class _InputTracker:
@@ -498,6 +621,7 @@ def _worker_converter(settings: ConvertSettings) -> Converter:
 def convert_unit(settings: ConvertSettings, unit: WorkUnit) -> UnitResult:
     """Read and convert one unit (runs in a worker; see module doc)."""
     started = time.monotonic()
+    cpu_started = time.process_time()
     _prepare(settings.read)
     s3_before = s3input.counters().copy()
     conv = _worker_converter(settings)
@@ -510,18 +634,23 @@ def convert_unit(settings: ConvertSettings, unit: WorkUnit) -> UnitResult:
     while remaining:
         reader = settings.read.reader(remaining, on_bad)
         current: str | None = None
-        snapshot = copy.deepcopy(conv.stats)
+        snapshot: ConvertStats | None = None
         try:
             for batch in reader:
                 if batch.source != current:
                     current = batch.source
-                    snapshot = copy.deepcopy(conv.stats)
+                    # only an S3 object can fail part-way and be skipped
+                    snapshot = (
+                        copy.deepcopy(conv.stats)
+                        if s3input.is_s3_url(current)
+                        else None
+                    )
                 before = conv.stats.records_in
                 recs = conv.convert(batch)
                 tracker.outcomes[batch.source].records_in += (
                     conv.stats.records_in - before
                 )
-                if len(recs):
+                if len(recs) and settings.ship_records:
                     tracker.outcomes[batch.source].parts.append(recs)
             remaining = []
         except VpcParseError as exc:
@@ -539,7 +668,7 @@ def convert_unit(settings: ConvertSettings, unit: WorkUnit) -> UnitResult:
                 # its records and counts, go on with the next input
                 tracker.fail(source, str(exc))
                 reader.stats.failed.append(_failure(source, str(exc)))
-                if current == source:
+                if current == source and snapshot is not None:
                     conv.stats = snapshot
                 reader.stats.files = [
                     f for f in reader.stats.files if f.source != source
@@ -549,16 +678,136 @@ def convert_unit(settings: ConvertSettings, unit: WorkUnit) -> UnitResult:
         for failure in reader.stats.failed:
             tracker.fail(failure.source, failure.message)
         merge_reader_stats(stats, reader.stats)
+    outcomes = tracker.finish()
+    handover = None
+    if settings.handover is not None and fatal is None:
+        handover = _hand_over(settings.handover, unit.index, outcomes)
     return UnitResult(
         index=unit.index,
-        outcomes=tracker.finish(),
+        outcomes=outcomes,
         sensors=deferred.uses,
         convert=conv.stats,
         reader=stats,
         s3=s3input.counters().minus(s3_before),
         seconds=time.monotonic() - started,
         fatal=fatal,
+        handover=handover,
+        cpu=time.process_time() - cpu_started,
     )
+
+
+# ---------------------------------------------------------------------------
+# Records handed over in shared memory
+# ---------------------------------------------------------------------------
+#: Where hand-over directories are made (a tmpfs: the records never touch
+#: a disk); without it, records go through the result pipe.
+HANDOVER_BASE = "/dev/shm"  # noqa: S108 - a private mkdtemp directory
+_HANDOVER_PREFIX = "pysilk-handover-"
+
+
+@contextlib.contextmanager
+def handover_dir(base: str | None = None) -> Iterator[str | None]:
+    """A private directory in shared memory for this run's hand-over
+    files (None when there is no usable tmpfs); removed on exit.
+
+    Why: a unit's records (88 bytes each, about 25 MB per unit) sent as a
+    pickle through the result pipe cost the parent a copy out of the
+    pipe, a copy into new arrays and their page faults, and block the
+    worker until the parent has read them all.  Written by the worker
+    into a tmpfs file and mapped by the parent, they cost one copy in the
+    worker and none in the parent, and the worker moves on at once.
+
+    Directories left by runs that were killed are removed first (their
+    name holds the owner's process id), so that a crash leaks no memory
+    past the next run.
+    """
+    base = HANDOVER_BASE if base is None else base
+    if not base or not os.path.isdir(base) or not os.access(base, os.W_OK):
+        yield None
+        return
+    _remove_stale_handovers(base)
+    try:
+        path = tempfile.mkdtemp(
+            prefix=f"{_HANDOVER_PREFIX}{os.getpid()}-", dir=base
+        )
+    except OSError:
+        yield None
+        return
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _remove_stale_handovers(base: str) -> None:
+    with contextlib.suppress(OSError):
+        for name in os.listdir(base):
+            if not name.startswith(_HANDOVER_PREFIX):
+                continue
+            pid_text = name[len(_HANDOVER_PREFIX) :].split("-", 1)[0]
+            if not pid_text.isdigit():
+                continue
+            try:
+                os.kill(int(pid_text), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            except OSError:  # alive, another user's
+                pass
+
+
+def _hand_over(
+    directory: str, index: int, outcomes: list[InputOutcome]
+) -> str | None:
+    """Write the outcomes' parts into one file of ``directory``; replace
+    them by their lengths.  None (parts left in place, to be pickled)
+    when there is nothing to write or the file cannot be written."""
+    parts = [p for o in outcomes for p in o.parts]
+    if not parts:
+        return None
+    path = os.path.join(
+        directory, f"unit-{index}-{os.getpid()}-{secrets.token_hex(4)}"
+    )
+    try:
+        with open(path, "xb", buffering=0) as fh:
+            for part in parts:
+                data = memoryview(np.ascontiguousarray(part).view(np.uint8))
+                while data:
+                    data = data[fh.write(data) :]
+    except OSError:  # tmpfs full: send the records through the pipe
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return None
+    for outcome in outcomes:
+        outcome.handed = [len(p) for p in outcome.parts]
+        outcome.parts = []
+    return path
+
+
+def _take_over(result: UnitResult) -> None:
+    """Map a unit's hand-over file and give the outcomes their parts back
+    (views of the mapping, writable; the file is unlinked at once and
+    its memory freed with the last view)."""
+    path = result.handover
+    if path is None:
+        return
+    result.handover = None
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.unlink(path)
+        size = os.fstat(fd).st_size
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        area = mmap.mmap(fd, size, flags=flags)
+    finally:
+        os.close(fd)
+    rows = np.frombuffer(area, dtype=FLOW_DTYPE)
+    at = 0
+    for outcome in result.outcomes:
+        if outcome.handed is None:
+            continue
+        for count in outcome.handed:
+            outcome.parts.append(rows[at : at + count])
+            at += count
+        outcome.handed = None
 
 
 # ---------------------------------------------------------------------------
@@ -609,6 +858,7 @@ class ProgressTotals:
     bad: Counter[str] = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
     worker_seconds: float = 0.0
+    worker_cpu: float = 0.0
 
     def rate(self) -> float:
         """Records per second since the start."""
@@ -745,6 +995,7 @@ class ParallelConversion:
         return lut
 
     def _absorb(self, result: UnitResult) -> Iterator[InputOutcome]:
+        _take_over(result)
         lut = self._sensor_lut(result.sensors)
         merge_convert_stats(self.converter.stats, result.convert, lut)
         self.converter.stats.sensor_fallback = (
@@ -755,6 +1006,7 @@ class ParallelConversion:
             self.progress.bad.update(fs.bad)
         self.s3.add(result.s3)
         self.progress.worker_seconds += result.seconds
+        self.progress.worker_cpu += result.cpu
         fatal_source = result.fatal.source if result.fatal else None
         for outcome in result.outcomes:
             if fatal_source is not None and outcome.source == fatal_source:
@@ -927,25 +1179,47 @@ def ingest_parallel(
     default the parent adds each part to ``builder`` as it arrives.
     ``on_part`` sees each part (progress).
 
+    Units are submitted largest first (merging is commutative: the order
+    changes nothing but the balance between workers).  The parts of a
+    flow log cut into pieces (:func:`plan_units` ``split_directed``) are
+    held until all have arrived: if any met records without
+    ``flow-direction`` they are dropped and the flow log is built again
+    as one unit, so the map is always that of whole flow logs.
+
     Raises:
         VpcParseError: a worker stopped on a bad line
             (``--stop-on-error``) or could not open a local input.
+        ValueError: pieces of flow logs with a ``reduce``.
     """
-    futures = [submitter.submit(build_map_unit, read, u) for u in units]
+    if reduce is not None and any(u.piece_of for u in units):
+        raise ValueError("pieces of flow logs need the parent's merge")
+    ordered = sorted(units, key=lambda u: -u.size)
+    futures = [submitter.submit(build_map_unit, read, u) for u in ordered]
     merged_before = builder.stats.maps_merged
+    parts: list[MapPart] = []
+
+    def take(part: MapPart) -> None:
+        if on_part is not None:
+            on_part(part)
+        if part.data is not None:
+            builder.add_map(ContextMap.from_bytes(part.data))
+            part.data = None
+        parts.append(part)
+
     try:
         if reduce is not None:
             parts = [reduce(futures)]
         else:
-            parts = []
-            for fut in _as_completed(futures):
-                part = fut.result()
-                if on_part is not None:
-                    on_part(part)
-                if part.data is not None:
-                    builder.add_map(ContextMap.from_bytes(part.data))
-                    part.data = None
-                parts.append(part)
+            pieces = _Pieces(units)
+            while futures:
+                again: list[WorkUnit] = []
+                for fut in _as_completed(futures):
+                    part = fut.result()
+                    for whole in pieces.take(part, take):
+                        again.append(whole)
+                futures = [
+                    submitter.submit(build_map_unit, read, u) for u in again
+                ]
     finally:
         for fut in futures:
             with contextlib.suppress(Exception):
@@ -963,6 +1237,46 @@ def ingest_parallel(
             lineno=total.fatal.lineno,
         )
     return total
+
+
+class _Pieces:
+    """Holds the parts of flow logs built in pieces until all are in."""
+
+    def __init__(self, units: Sequence[WorkUnit]) -> None:
+        self.piece_of = {u.index: u.piece_of for u in units}
+        self.inputs: dict[str, list[InputFile]] = {}
+        for unit in sorted(units, key=lambda u: u.index):
+            if unit.piece_of is not None:
+                self.inputs.setdefault(unit.piece_of, []).extend(unit.inputs)
+        self.expected = Counter(
+            u.piece_of for u in units if u.piece_of is not None
+        )
+        self.held: dict[str, list[MapPart]] = {}
+        self.next_index = max((u.index for u in units), default=-1) + 1
+
+    def take(
+        self, part: MapPart, take: Callable[[MapPart], None]
+    ) -> list[WorkUnit]:
+        """Give ``part`` to ``take`` now or with the rest of its flow
+        log; return the flow log as one unit when its pieces must be
+        redone."""
+        flow_log = self.piece_of.get(part.units[0]) if part.units else None
+        if flow_log is None:
+            take(part)
+            return []
+        held = self.held.setdefault(flow_log, [])
+        held.append(part)
+        if len(held) < self.expected[flow_log]:
+            return []
+        del self.held[flow_log]
+        undirected = any(p.build.undirected for p in held)
+        if undirected and not any(p.fatal for p in held):
+            whole = WorkUnit(self.next_index, tuple(self.inputs[flow_log]))
+            self.next_index += 1
+            return [whole]
+        for piece in sorted(held, key=lambda p: p.units):
+            take(piece)
+        return []
 
 
 def _as_completed(futures: Iterable[Any]) -> Iterator[Any]:

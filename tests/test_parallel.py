@@ -21,6 +21,7 @@ what stays equal there.
 
 from __future__ import annotations
 
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -343,6 +344,203 @@ def test_undirected_logs_need_whole_interfaces(tmp_path: Path) -> None:
         ["10.0.0.9"], at=1785542410
     )
     assert alone.fields.get("interface-id") in (None, "")
+
+
+def _settings(estate_map: Path, **changes: Any) -> P.ConvertSettings:
+    from pysilk_ext.convert import ConvertConfig
+    from pysilk_ext.convert.config import ActionSelection
+
+    config = ConvertConfig(action=ActionSelection.ALL)
+    return P.ConvertSettings(
+        read=P.ReadSettings(),
+        config=config,
+        map_path=str(estate_map),
+        **changes,
+    )
+
+
+def _unit_records(result: P.UnitResult) -> list[list[bytes]]:
+    return [[p.tobytes() for p in o.parts] for o in result.outcomes]
+
+
+def test_records_handed_over_in_shared_memory(
+    estate5: Path, estate_map: Path, tmp_path: Path
+) -> None:
+    """A worker leaves its unit's records in a hand-over file instead of
+    the result; the parent maps it into the same parts (writable, file
+    gone at once); the directory goes when the run ends."""
+    unit = P.plan_units(_entries(estate5), workers=2)[1]
+    piped = P.convert_unit(_settings(estate_map), unit)
+    assert piped.handover is None
+    with P.handover_dir(str(tmp_path)) as where:
+        assert where is not None
+        result = P.convert_unit(_settings(estate_map, handover=where), unit)
+        assert result.handover is not None
+        assert [result.handover] == [str(p) for p in Path(where).iterdir()]
+        assert all(not o.parts for o in result.outcomes)
+        P._take_over(result)
+        assert [] == list(Path(where).iterdir())
+    assert not Path(where).exists()
+    assert result.handover is None
+    assert sum(len(p) for o in piped.outcomes for p in o.parts) > 500
+    assert _unit_records(piped) == _unit_records(result)
+    part = result.outcomes[0].parts[0]
+    part["sensor"] = 7  # the parent rewrites sensor ids in place
+    assert {7} == set(part["sensor"].tolist())
+
+
+def test_handover_dir_removes_what_killed_runs_left(tmp_path: Path) -> None:
+    """Hand-over directories of dead processes are removed (a crash
+    leaks no shared memory past the next run); live ones are kept."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"pysilk-handover-{dead.pid}-abc"
+    live = tmp_path / f"pysilk-handover-{os.getpid()}-def"
+    other = tmp_path / "pysilk-handover-notapid"
+    for d in (stale, live, other):
+        d.mkdir()
+        (d / "unit-0").write_bytes(b"x" * 88)
+    with P.handover_dir(str(tmp_path)) as where:
+        assert where is not None
+        assert not stale.exists()
+        assert live.exists()
+        assert other.exists()
+    assert {live.name, other.name} == {p.name for p in tmp_path.iterdir()}
+
+
+def test_handover_needs_a_writable_directory(tmp_path: Path) -> None:
+    """Without a usable shared-memory directory records go through the
+    result pipe (None)."""
+    with P.handover_dir(str(tmp_path / "missing")) as where:
+        assert where is None
+
+
+def test_dry_run_units_return_counts_only(
+    estate5: Path, estate_map: Path
+) -> None:
+    """With --dry-run workers convert and count but send no records."""
+    unit = P.plan_units(_entries(estate5), workers=2)[0]
+    full = P.convert_unit(_settings(estate_map), unit)
+    counts = P.convert_unit(_settings(estate_map, ship_records=False), unit)
+    assert all(not o.parts for o in counts.outcomes)
+    assert sum(len(p) for o in full.outcomes for p in o.parts) > 500
+    assert full.convert == counts.convert
+    assert [o.records_in for o in full.outcomes] == [
+        o.records_in for o in counts.outcomes
+    ]
+
+
+def test_dry_run_with_workers_reports_like_one(
+    estate5: Path,
+    estate_map: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--dry-run --workers=2 prints the statistics one process prints."""
+    reports = []
+    for workers in ("1", "2"):
+        assert 0 == rwvpc2silk.main(
+            [
+                "--action=all",
+                f"--map={estate_map}",
+                "--dry-run",
+                "--print-statistics=stdout",
+                "--no-progress",
+                f"--workers={workers}",
+                str(estate5),
+            ]
+        )
+        reports.append(statistics_without_timing(capsys.readouterr().out))
+    assert any(line.startswith("SiLK records written") for line in reports[0])
+    assert reports[0] == reports[1]
+
+
+def test_directed_flow_logs_are_cut_into_pieces(
+    estate: tuple[Path, Any],
+) -> None:
+    """Map units: flow logs whose header has flow-direction are cut into
+    runs (pieces, in order), the others stay whole."""
+    logs, truth = estate
+    entries = _entries(logs)
+    units = P.plan_units(
+        entries, workers=2, whole_flow_logs=True, split_directed=True
+    )
+    directed = {
+        fl["flow_log_id"]
+        for fl in truth["flow_logs"]
+        if "flow-direction" in fl["fields"]
+    }
+    assert directed
+    assert len(directed) < len(truth["flow_logs"])
+    for flow_log in {fl["flow_log_id"] for fl in truth["flow_logs"]}:
+        own = [e for e in entries if P.flow_log_of(e) == flow_log]
+        mine = [u for u in units if P.flow_log_of(u.inputs[0]) == flow_log]
+        assert own == [e for u in mine for e in u.inputs]
+        if flow_log in directed:
+            assert len(mine) > 1
+            assert {flow_log} == {u.piece_of for u in mine}
+        else:
+            assert [None] == [u.piece_of for u in mine]
+    assert [u.index for u in units] == list(range(len(units)))
+
+
+class _Counting:
+    """A thread pool that counts the units it was given."""
+
+    def __init__(self, pool: ThreadPoolExecutor) -> None:
+        self.pool = pool
+        self.units: list[P.WorkUnit] = []
+
+    def submit(self, fn: Any, /, *args: Any) -> Any:
+        self.units.append(args[-1])
+        return self.pool.submit(fn, *args)
+
+
+def test_pieces_meeting_undirected_records_are_redone(
+    estate5: Path, tmp_path: Path
+) -> None:
+    """A flow log cut into pieces whose records turn out to lack a
+    direction (flow-direction "-") is built again as one unit: the map
+    is still the single process's."""
+    import gzip
+
+    logs = tmp_path / "logs"
+    shutil.copytree(estate5, logs)
+    entries = _entries(logs)
+    units = P.plan_units(
+        entries, workers=2, whole_flow_logs=True, split_directed=True
+    )
+    victim = next(u for u in units if u.piece_of is not None)
+    path = Path(victim.inputs[-1].path)
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    column = lines[0].split().index("flow-direction")
+    for i in range(1, len(lines), 2):
+        fields = lines[i].split()
+        fields[column] = "-"
+        lines[i] = " ".join(fields)
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    entries = _entries(logs)
+    units = P.plan_units(
+        entries, workers=2, whole_flow_logs=True, split_directed=True
+    )
+    serial = ContextMapBuilder()
+    reader = VpcReader(entries)
+    for batch in reader:
+        serial.add_batch(batch)
+    assert serial.stats.undirected > 0
+    target = ContextMapBuilder()
+    with ThreadPoolExecutor(2) as pool:
+        counting = _Counting(pool)
+        part = P.ingest_parallel(target, units, P.ReadSettings(), counting)
+    redone = counting.units[len(units) :]
+    assert [victim.piece_of] == [P.flow_log_of(u.inputs[0]) for u in redone]
+    assert [None] == [u.piece_of for u in redone]
+    assert serial.stats.undirected == part.build.undirected
+    assert reader.stats.totals().records == part.reader.totals().records
+    assert len(entries) == len(part.reader.files)
+    assert serial.build().data == target.build().data
 
 
 # -- switches -------------------------------------------------------------

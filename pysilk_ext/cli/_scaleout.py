@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,10 +40,12 @@ from pysilk_ext.parallel import (
     ProgressTotals,
     ReadSettings,
     Submitter,
+    handover_dir,
     ingest_parallel,
     merge_reader_stats,
     plan_units,
     process_pool,
+    start_fork_server,
 )
 from pysilk_ext.reader import ReaderStats, _BadLineWriter
 from pysilk_ext.s3input import S3Counters
@@ -160,6 +163,8 @@ def scaleout_from(ns: argparse.Namespace) -> ScaleOut:
             "May not read the standard input with --workers, --dask or "
             "--dask-scheduler"
         )
+    if workers > 1 and not ns.dask and scheduler is None:
+        start_fork_server()  # its imports overlap the command's set-up
     return ScaleOut(
         workers=workers,
         dask=bool(ns.dask),
@@ -303,7 +308,10 @@ class ScaledConversion:
                 self.on_bad_line(bad)
 
         try:
-            with open_submitter(self.so) as submitter:
+            with (
+                _handover(self.so, self.settings) as settings,
+                open_submitter(self.so) as submitter,
+            ):
                 workers = _worker_count(self.so, submitter)
                 units = plan_units(
                     self.inputs,
@@ -311,7 +319,7 @@ class ScaledConversion:
                     whole_flow_logs=self.settings.config.dedup.enabled,
                 )
                 self.run = ParallelConversion(
-                    self.settings,
+                    settings,
                     self.converter,
                     submitter,
                     window=2 * workers,
@@ -329,6 +337,20 @@ class ScaledConversion:
         finally:
             if writer is not None:
                 writer.close()
+
+
+@contextlib.contextmanager
+def _handover(
+    so: ScaleOut, settings: ConvertSettings
+) -> Iterator[ConvertSettings]:
+    """``settings`` with a shared-memory hand-over directory for workers
+    on this machine (see :func:`pysilk_ext.parallel.handover_dir`); Dask
+    workers may be elsewhere and send records with their results."""
+    if so.on_dask or not settings.ship_records:
+        yield settings
+        return
+    with handover_dir() as path:
+        yield dataclasses.replace(settings, handover=path)
 
 
 class _ProgressLine:
@@ -368,8 +390,10 @@ def conversion_settings(
     log_format: Any,
     stop_on_error: bool,
     keep_bad_lines: bool,
+    ship_records: bool = True,
 ) -> ConvertSettings:
-    """What rwvpc2silk's workers convert with."""
+    """What rwvpc2silk's workers convert with (``ship_records=False``:
+    ``--dry-run``, workers return counts only)."""
     return ConvertSettings(
         read=ReadSettings(
             log_format=log_format,
@@ -381,6 +405,7 @@ def conversion_settings(
         site=site,
         map_path=map_path,
         aws_ranges=aws_ranges,
+        ship_records=ship_records,
     )
 
 
@@ -448,6 +473,7 @@ def ingest_logs_scaled(
                 entries,
                 workers=_worker_count(so, submitter),
                 whole_flow_logs=True,
+                split_directed=not so.on_dask,
             )
             if not units:
                 total = MapPart(

@@ -228,6 +228,15 @@ class AddressSet:
             if len(fresh6):
                 self._v6 = np.union1d(self._v6, fresh6)
 
+    def sorted_members(
+        self,
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
+        """Return the IPv4 members (sorted host-order integers) and the
+        others (sorted ``(k, 16)`` rows, ``memcmp`` order) -- what the C
+        classification searches (:meth:`.Classifier.classify_records`)."""
+        v6 = np.ascontiguousarray(self._v6).view(np.uint8).reshape(-1, 16)
+        return np.ascontiguousarray(self._v4, dtype=np.uint32), v6
+
     def contains(self, addr: Addr16) -> BoolArray:
         """Return True for each row of ``addr`` that is in the set."""
         out = np.zeros(len(addr), dtype=bool)

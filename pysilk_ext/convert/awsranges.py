@@ -17,7 +17,6 @@ from collections.abc import Iterable
 
 from pysilk_ext.convert.addrs import AddressRanges
 from pysilk_ext.convert.config import DEFAULT_EXCLUDED_SERVICES
-from pysilk_ext.ctxmap.ipranges import read_ip_ranges
 from pysilk_ext.errors import ContextMapError, ConvertError
 
 __all__ = ["load_aws_ranges"]
@@ -38,6 +37,10 @@ def load_aws_ranges(
     Raises:
         ConvertError: the file cannot be read or is not ip-ranges JSON.
     """
+    # imported here: the context-map package costs some 8 ms of start-up
+    # that runs without --ip-ranges never need
+    from pysilk_ext.ctxmap.ipranges import read_ip_ranges  # noqa: PLC0415
+
     name = os.fspath(path)
     try:
         parsed = read_ip_ranges(name)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Class/type assignment for converted VPC flows (class ``all``).
 
-The rules, first match wins (vectorised with ``numpy.select``):
+The rules, first match wins (evaluated once for every combination of
+the facts they decide on; see :class:`Classifier`):
 
 1. ``REJECT`` -> ``innull`` when the record is ingress at its interface,
    ``outnull`` when egress.  Only rejected records ever get a null type,
@@ -43,13 +44,22 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from pysilk_ext.convert.addrs import Addr16, AddressRanges, BoolArray
+from pysilk_ext._binding import check, load
+from pysilk_ext.convert.addrs import (
+    Addr16,
+    AddressRanges,
+    AddressSet,
+    BoolArray,
+)
 from pysilk_ext.convert.config import ClassifyConfig, Direction
 from pysilk_ext.convert.layout import INPUT_EGRESS, INPUT_INGRESS
-from pysilk_ext.errors import ConvertError, SiteConfigError
+from pysilk_ext.errors import ConvertError, CoreError, SiteConfigError
 from pysilk_ext.silkfmt.siteconf import SiteConfig
 
 __all__ = ["DEFAULT_TYPE_IDS", "TYPE_NAMES", "Classifier", "no_network"]
+
+_conv = load("conv")
+ffi, lib = _conv.ffi, _conv.lib
 
 #: The types the converter assigns, in ``share/silk.conf``'s id order.
 TYPE_NAMES: Final = (
@@ -82,8 +92,32 @@ def no_network(addr: Addr16) -> BoolArray:
     return _NO_NETWORK.contains(addr)
 
 
+#: Bits of the per-record facts the rules decide on; a record's facts
+#: index :attr:`Classifier.rules` (the same bits as csrc/pse_conv.h).
+FACT_REJECT: Final = 0x001
+FACT_INGRESS: Final = 0x002  # input == INPUT_INGRESS
+FACT_EGRESS: Final = 0x004  # input == INPUT_EGRESS
+FACT_WEB: Final = 0x008  # TCP with a web sPort or dPort
+FACT_ICMP: Final = 0x010  # protocol 1, or 58 on an IPv6 record
+FACT_SRC_INT: Final = 0x020
+FACT_DST_INT: Final = 0x040
+FACT_SRC_AWS: Final = 0x080
+FACT_DST_AWS: Final = 0x100
+FACT_SRC_NONE: Final = 0x200  # on no network (rule 5)
+FACT_DST_NONE: Final = 0x400
+FACT_COMBINATIONS: Final = 0x800
+
+
 class Classifier:
-    """Assigns flowtype ids from the per-record facts (see module doc)."""
+    """Assigns flowtype ids from the per-record facts (see module doc).
+
+    The rules are evaluated once, at construction, for every combination
+    of the eleven facts (:data:`FACT_REJECT` ...) into :attr:`rules`;
+    classifying a record is then one table lookup, in NumPy
+    (:meth:`classify`) or in C over whole records
+    (:meth:`classify_records`), with a single definition of the rules
+    (:meth:`_first_match`).
+    """
 
     def __init__(
         self,
@@ -93,8 +127,14 @@ class Classifier:
         self.config = config or ClassifyConfig()
         self.ids = self._resolve(site)
         self._web = np.array(sorted(self.config.web_ports), dtype=np.int64)
+        web_map = np.zeros(1 << 16, dtype=bool)
+        web_map[self._web[(self._web >= 0) & (self._web < 1 << 16)]] = True
+        #: the web ports as a 65536-bit map (bit p of byte p // 8)
+        self.web_bits = np.packbits(web_map, bitorder="little")
         null = [self.ids["innull"], self.ids["outnull"]]
         self.null_ids: frozenset[int] = frozenset(null)
+        #: flowtype id for every combination of facts
+        self.rules = self._rule_table()
 
     def _resolve(self, site: SiteConfig | None) -> dict[str, int]:
         """Return the id of each type name, from silk.conf if given."""
@@ -165,15 +205,123 @@ class Classifier:
         ``INPUT_EGRESS`` (anything else takes the configured default);
         ``src_none``/``dst_none`` mark endpoints on no network.
         """
+        facts = np.where(reject, FACT_REJECT, 0)
+        facts |= np.where(direction == INPUT_INGRESS, FACT_INGRESS, 0)
+        facts |= np.where(direction == INPUT_EGRESS, FACT_EGRESS, 0)
+        facts |= np.where(self.is_web(proto, sport, dport), FACT_WEB, 0)
+        icmp = (proto == 1) | ((proto == 58) & ipv6)
+        facts |= np.where(icmp, FACT_ICMP, 0)
+        for mask, bit in (
+            (src_internal, FACT_SRC_INT),
+            (dst_internal, FACT_DST_INT),
+            (src_aws, FACT_SRC_AWS),
+            (dst_aws, FACT_DST_AWS),
+            (src_none, FACT_SRC_NONE),
+            (dst_none, FACT_DST_NONE),
+        ):
+            if mask is not None:
+                facts |= np.where(mask, bit, 0)
+        out: npt.NDArray[np.uint8] = self.rules[facts]
+        return out
+
+    def classify_records(
+        self,
+        recs: npt.NDArray[np.void],
+        reject: BoolArray,
+        own: AddressSet,
+        *,
+        src_internal: BoolArray | None = None,
+        dst_internal: BoolArray | None = None,
+        src_aws: BoolArray | None = None,
+        dst_aws: BoolArray | None = None,
+    ) -> None:
+        """Set the ``flowtype`` of FLOW_DTYPE records, in one C pass.
+
+        The facts come from the records themselves (input, protocol,
+        ports, IPv6 bit, memo's AWS-service bits, whether sIP/dIP are on
+        no network or in ``own``, the interface addresses learned so far)
+        plus, where given, what else makes an endpoint internal or an
+        AWS service (configured networks, the context map, ip-ranges).
+        """
+        if len(recs) == 0:
+            return
+        if not recs.flags.c_contiguous:
+            raise ValueError("classify_records needs contiguous records")
+        v4, v6 = own.sorted_members()
+        keep = [
+            ffi.from_buffer("uint8_t[]", self.rules),
+            ffi.from_buffer("uint8_t[]", self.web_bits),
+            ffi.from_buffer("uint32_t[]", v4),
+            ffi.from_buffer("uint8_t[]", v6),
+        ]
+        lookup = ffi.new(
+            "struct pse_conv_lookup *",
+            {
+                "rules": keep[0],
+                "web_ports": keep[1],
+                "own_v4": keep[2],
+                "n_own_v4": len(v4),
+                "own_v6": keep[3],
+                "n_own_v6": len(v6),
+            },
+        )
+        masks = [
+            ffi.NULL
+            if mask is None
+            else ffi.from_buffer(
+                "uint8_t[]", np.ascontiguousarray(mask, dtype=np.bool_)
+            )
+            for mask in (reject, src_internal, dst_internal, src_aws, dst_aws)
+        ]
+        status = lib.pse_conv_classify(
+            lookup, ffi.from_buffer("uint8_t[]", recs), len(recs), *masks
+        )
+        check(_conv, status, CoreError, "Cannot classify records")
+
+    def _rule_table(self) -> npt.NDArray[np.uint8]:
+        """Return the flowtype id of every combination of facts."""
+        facts = np.arange(FACT_COMBINATIONS)
+
+        def has(bit: int) -> BoolArray:
+            mask: BoolArray = (facts & bit) != 0
+            return mask
+
+        return self._first_match(
+            reject=has(FACT_REJECT),
+            ingress_logged=has(FACT_INGRESS),
+            egress_logged=has(FACT_EGRESS),
+            web=has(FACT_WEB),
+            icmp=has(FACT_ICMP),
+            src_internal=has(FACT_SRC_INT),
+            dst_internal=has(FACT_DST_INT),
+            src_aws=has(FACT_SRC_AWS),
+            dst_aws=has(FACT_DST_AWS),
+            src_none=has(FACT_SRC_NONE),
+            dst_none=has(FACT_DST_NONE),
+        )
+
+    def _first_match(
+        self,
+        *,
+        reject: BoolArray,
+        ingress_logged: BoolArray,
+        egress_logged: BoolArray,
+        web: BoolArray,
+        icmp: BoolArray,
+        src_internal: BoolArray,
+        dst_internal: BoolArray,
+        src_aws: BoolArray,
+        dst_aws: BoolArray,
+        src_none: BoolArray,
+        dst_none: BoolArray,
+    ) -> npt.NDArray[np.uint8]:
+        """The rules of the module doc, first match wins, with the
+        configuration applied (default direction, ICMP and AWS types)."""
         n = len(reject)
         ids = self.ids
         cfg = self.config
         ingress_default = cfg.default_direction is Direction.INGRESS
-        ingress = (direction == INPUT_INGRESS) | (
-            (direction != INPUT_EGRESS) & ingress_default
-        )
-        web = self.is_web(proto, sport, dport)
-        icmp = (proto == 1) | ((proto == 58) & ipv6)
+        ingress = ingress_logged | (~egress_logged & ingress_default)
         if not cfg.icmp_types:
             icmp = np.zeros(n, dtype=bool)
         s_int = src_internal
@@ -182,11 +330,7 @@ class Classifier:
         d_aws = dst_aws & ~d_int
         if not cfg.aws_types:
             s_aws = d_aws = np.zeros(n, dtype=bool)
-        nowhere = np.zeros(n, dtype=bool)
-        if src_none is not None:
-            nowhere |= src_none & ~s_int
-        if dst_none is not None:
-            nowhere |= dst_none & ~d_int
+        nowhere = (src_none & ~s_int) | (dst_none & ~d_int)
         inbound = ~s_int & d_int
         outbound = s_int & ~d_int
         conditions = [

@@ -23,8 +23,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml  # type: ignore[import-untyped]  # no stubs installed
-
 from pysilk_ext.errors import ConvertError
 from pysilk_ext.silkfmt.siteconf import sensor_name_problem
 
@@ -180,6 +178,10 @@ def parse_config(
     Raises:
         ConvertError: not YAML, or an invalid setting.
     """
+    # imported here: most runs have no configuration file, and importing
+    # PyYAML costs about 8 ms of every start-up
+    import yaml  # type: ignore[import-untyped]  # noqa: PLC0415 - no stubs
+
     name = str(path) if path is not None else "<string>"
     try:
         data = yaml.safe_load(text)

