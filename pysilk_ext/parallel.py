@@ -770,7 +770,9 @@ def _hand_over(
     try:
         with open(path, "xb", buffering=0) as fh:
             for part in parts:
-                data = memoryview(np.ascontiguousarray(part).view(np.uint8).data)
+                data = memoryview(
+                    np.ascontiguousarray(part).view(np.uint8).data
+                )
                 while data:
                     data = data[fh.write(data) :]
     except OSError:  # tmpfs full: send the records through the pipe
