@@ -106,6 +106,10 @@ ENUM_TEXT: dict[type[IntEnum], tuple[str, ...]] = {
 }
 
 INT64_MAX = 2**63 - 1
+# The latest start/end: 2^32-1 seconds (2106-02-07) written in
+# milliseconds.  A larger value is no time a SiLK tool or a context map
+# (32-bit seconds) can hold: it would be dated in the year 292 million.
+TIME_MAX = (2**32 - 1) * 1000 + 999
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +178,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     _int("protocol", 2, 255),
     _int("packets", 2, INT64_MAX, "INT_64"),
     _int("bytes", 2, INT64_MAX, "INT_64"),
-    _int("start", 2, INT64_MAX, "INT_64"),
-    _int("end", 2, INT64_MAX, "INT_64"),
+    _int("start", 2, TIME_MAX, "INT_64"),
+    _int("end", 2, TIME_MAX, "INT_64"),
     _enum("action", 2, Action),
     _enum("log-status", 2, LogStatus),
     # v3

@@ -49,6 +49,7 @@ import numpy.typing as npt
 
 from pysilk_ext._binding import load
 from pysilk_ext._reuse import ReusePool
+from pysilk_ext.errors import PysilkExtError
 from pysilk_ext.s3keys import KeyFilter, LogKey, parse_log_key
 from pysilk_ext.vpcparse import ParseResult
 
@@ -303,10 +304,17 @@ def select_inflater(name: str | None = None) -> tuple[str, Any]:
             continue
         try:
             return cand, importlib.import_module(module)
-        except ImportError:
+        except ImportError as exc:
             if wanted is not None:
-                raise
-    raise ValueError(f"Unknown inflater '{wanted}'")
+                raise PysilkExtError(
+                    f"Cannot use the inflater '{wanted}' "
+                    f"(PYSILK_EXT_INFLATER): {exc}"
+                ) from exc
+    names = ", ".join(cand for cand, _ in INFLATERS)
+    raise PysilkExtError(
+        f"Invalid inflater '{wanted}' (PYSILK_EXT_INFLATER): "
+        f"expected one of {names}"
+    )
 
 
 class _GzipDamage(Exception):

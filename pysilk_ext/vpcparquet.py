@@ -104,16 +104,18 @@ def _convert_parquet_batch(
                 arr.cast(pa.int64()).fill_null(-1).to_numpy(),
                 dtype=np.int64,
             ).copy()
-            if spec.is_time:
-                ms = valid & (values > 2**31 - 1)
-                ms_times += int(ms.sum())
-                values[ms] //= 1000
+            # the range is of the value as written (as the text reader
+            # checks it): a time's bound is in milliseconds
             hi = spec.hi if spec.name in F.FIELDS_BY_NAME else F.INT64_MAX
             out = valid & ((values < spec.lo) | (values > hi))
             for i in np.flatnonzero(out).tolist():
                 bad_rows.setdefault(
                     i, (Reason.OUT_OF_RANGE, name, str(values[i]))
                 )
+            if spec.is_time:
+                ms = valid & ~out & (values > 2**31 - 1)
+                ms_times += int(ms.sum())
+                values[ms] //= 1000
             values[~valid] = -1
             columns[name] = values
         elif spec.kind is F.FieldKind.ADDR:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import numpy as np
 
 from pysilk_ext.convert import Converter
@@ -48,6 +50,27 @@ def convert(conv: Converter, lines: list[str]) -> tuple[np.ndarray, list[str]]:
     return recs, [names[int(s)] for s in recs["sensor"]]
 
 
+def kept(
+    recs: np.ndarray, sensors: list[str]
+) -> list[tuple[str, str, str, int, int]]:
+    """(sensor, sIP, dIP, packets, start second) of each written record,
+    so a test names the very copy it expects to survive."""
+    out = []
+    for rec, sensor in zip(recs, sensors, strict=True):
+        sip = ipaddress.IPv6Address(bytes(rec["sip"])).ipv4_mapped
+        dip = ipaddress.IPv6Address(bytes(rec["dip"])).ipv4_mapped
+        out.append(
+            (
+                sensor,
+                str(sip),
+                str(dip),
+                int(rec["packets"]),
+                int(rec["stime"]) // 1000,
+            )
+        )
+    return out
+
+
 def dedup_converter(extra: str = "") -> Converter:
     """A converter with de-duplication on, every action."""
     return Converter(
@@ -76,9 +99,13 @@ def test_flow_between_two_interfaces_kept_once() -> None:
         ),
     ]
     recs, sensors = convert(conv, lines)
-    assert 2 == len(recs)
+    # request: A's copy has more packets (12 > 11); reply: a tie (10 and
+    # 10) goes to the lower interface number, A's (seen first)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 12, T),
+        (A, "10.0.2.9", "10.0.1.5", 10, T),
+    ] == kept(recs, sensors)
     assert 2 == conv.stats.dedup_removed
-    assert A in sensors  # A's request copy had more packets
 
 
 def test_same_interface_windows_never_merged() -> None:
@@ -89,8 +116,12 @@ def test_same_interface_windows_never_merged() -> None:
         row(A, "10.0.1.5", "10.0.2.9", T + 60, T + 119, "egress"),
         row(A, "10.0.1.5", "10.0.2.9", T + 120, T + 179, "egress"),
     ]
-    recs, _ = convert(conv, lines)
-    assert 3 == len(recs)
+    recs, sensors = convert(conv, lines)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 10, T),
+        (A, "10.0.1.5", "10.0.2.9", 10, T + 60),
+        (A, "10.0.1.5", "10.0.2.9", 10, T + 120),
+    ] == kept(recs, sensors)
     assert 0 == conv.stats.dedup_removed
 
 
@@ -103,8 +134,11 @@ def test_long_flow_keeps_one_interfaces_windows() -> None:
         row(B, "10.0.1.5", "10.0.2.9", T + 10, T + 69, "ingress"),
         row(B, "10.0.1.5", "10.0.2.9", T + 70, T + 129, "ingress"),
     ]
-    _, sensors = convert(conv, lines)
-    assert [A, A] == sensors
+    recs, sensors = convert(conv, lines)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 20, T),
+        (A, "10.0.1.5", "10.0.2.9", 20, T + 60),
+    ] == kept(recs, sensors)
     assert 2 == conv.stats.dedup_removed
 
 
@@ -115,8 +149,12 @@ def test_not_by_five_tuple_alone() -> None:
         row(A, "10.0.1.5", "10.0.2.9", T, T + 10, "egress"),
         row(B, "10.0.1.5", "10.0.2.9", T + 7200, T + 7210, "ingress"),
     ]
-    recs, _ = convert(conv, lines)
-    assert 2 == len(recs)
+    recs, sensors = convert(conv, lines)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 10, T),
+        (B, "10.0.1.5", "10.0.2.9", 10, T + 7200),
+    ] == kept(recs, sensors)
+    assert 0 == conv.stats.dedup_removed
 
 
 def test_different_action_is_not_a_copy() -> None:
@@ -126,8 +164,12 @@ def test_different_action_is_not_a_copy() -> None:
         row(A, "10.0.1.5", "10.0.2.9", T, T + 10, "egress"),
         row(B, "10.0.1.5", "10.0.2.9", T, T + 10, "ingress", action="REJECT"),
     ]
-    recs, _ = convert(conv, lines)
-    assert 2 == len(recs)
+    recs, sensors = convert(conv, lines)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 10, T),
+        (B, "10.0.1.5", "10.0.2.9", 10, T),
+    ] == kept(recs, sensors)
+    assert 0 == conv.stats.dedup_removed
 
 
 def test_nat_hop_matches_on_packet_endpoints() -> None:
@@ -147,8 +189,9 @@ def test_nat_hop_matches_on_packet_endpoints() -> None:
             packets=8,
         ),
     ]
-    _, sensors = convert(conv, lines)
-    assert [A] == sensors
+    recs, sensors = convert(conv, lines)
+    assert [(A, "10.0.1.5", "198.51.100.7", 9, T)] == kept(recs, sensors)
+    assert 1 == conv.stats.dedup_removed
 
 
 def test_slack_zero_requires_overlap() -> None:
@@ -158,11 +201,15 @@ def test_slack_zero_requires_overlap() -> None:
         row(A, "10.0.1.5", "10.0.2.9", T, T + 10, "egress"),
         row(B, "10.0.1.5", "10.0.2.9", T + 30, T + 40, "ingress"),
     ]
-    recs, _ = convert(conv, lines)
-    assert 2 == len(recs)
+    recs, sensors = convert(conv, lines)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 10, T),
+        (B, "10.0.1.5", "10.0.2.9", 10, T + 30),
+    ] == kept(recs, sensors)
     conv = dedup_converter()  # default slack 60 s
-    recs, _ = convert(conv, lines)
-    assert 1 == len(recs)
+    recs, sensors = convert(conv, lines)
+    assert [(A, "10.0.1.5", "10.0.2.9", 10, T)] == kept(recs, sensors)
+    assert 1 == conv.stats.dedup_removed
 
 
 def test_copies_across_batches() -> None:
@@ -186,10 +233,10 @@ def test_memory_forgets_after_horizon() -> None:
     convert(
         conv, [row(A, "10.0.3.3", "10.0.4.4", T + 5000, T + 5001, "egress")]
     )
-    late, _ = convert(
+    late, sensors = convert(
         conv, [row(B, "10.0.1.5", "10.0.2.9", T + 2, T + 22, "ingress")]
     )
-    assert 1 == len(late)
+    assert [(B, "10.0.1.5", "10.0.2.9", 10, T + 2)] == kept(late, sensors)
     assert 0 == conv.stats.dedup_removed
 
 
@@ -200,5 +247,9 @@ def test_dedup_off_by_default() -> None:
         row(A, "10.0.1.5", "10.0.2.9", T, T + 20, "egress"),
         row(B, "10.0.1.5", "10.0.2.9", T + 3, T + 25, "ingress"),
     ]
-    recs, _ = convert(conv, lines)
-    assert 2 == len(recs)
+    recs, sensors = convert(conv, lines)
+    assert [
+        (A, "10.0.1.5", "10.0.2.9", 10, T),
+        (B, "10.0.1.5", "10.0.2.9", 10, T + 3),
+    ] == kept(recs, sensors)
+    assert 0 == conv.stats.dedup_removed

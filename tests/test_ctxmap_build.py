@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import bisect
+import ipaddress
 import json
+import random
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from pysilk_ext.ctxmap import (
     ContextMapBuilder,
     merge,
 )
+from pysilk_ext.ctxmap.ipranges import load_ip_ranges
 from pysilk_ext.errors import ContextMapError
 from tests.conftest import SEED_INTERNAL, SEED_S3
 from tests.ctxmap_support import (
@@ -785,6 +790,65 @@ def test_real_ip_ranges_seed_prefixes(shared: Path) -> None:
         for r in cmap.lookup(["52.216.215.1", "3.5.140.9"], at=0)
     ]
     assert ["S3", "S3"] == got
+
+
+def _winning_label(
+    by_prefix: dict[tuple[int, int], set[tuple[str, str, str]]],
+    size: dict[str, int],
+    addr: int,
+    width: int,
+) -> tuple[str, str, str] | None:
+    """The label the ipranges rules give ``addr``, found the slow way:
+    every listed prefix holding it, ranked by the rules as written."""
+    ranked = [
+        (label[0] == "AMAZON", -length, size[label[0]], label)
+        for length in range(width + 1)
+        for label in by_prefix.get(
+            (length, addr >> (width - length) << (width - length)), ()
+        )
+    ]
+    return min(ranked)[3] if ranked else None
+
+
+def test_real_ip_ranges_layer_matches_the_rules(shared: Path) -> None:
+    """The flattened layer of the real file labels every address as the
+    module's four rules say, checked entry by entry: at every range edge
+    and one past it, at both ends of every listed prefix, and at random
+    addresses, in both families."""
+    path = shared / "data" / "ip-ranges.json"
+    doc = json.loads(path.read_text())
+    layer = load_ip_ranges(path)
+    rng = random.Random(5)
+    for list_key, prefix_key, width, rows in (
+        ("prefixes", "ip_prefix", 32, layer.v4),
+        ("ipv6_prefixes", "ipv6_prefix", 128, layer.v6),
+    ):
+        by_prefix: dict[tuple[int, int], set[tuple[str, str, str]]] = (
+            defaultdict(set)
+        )
+        size: dict[str, int] = defaultdict(int)
+        probes = {rng.getrandbits(width) for _ in range(2000)}
+        for item in doc[list_key]:
+            net = ipaddress.ip_network(item[prefix_key])
+            label = (
+                item["service"],
+                item["region"],
+                item["network_border_group"],
+            )
+            lo, hi = int(net.network_address), int(net.broadcast_address)
+            by_prefix[(net.prefixlen, lo)].add(label)
+            size[label[0]] += net.num_addresses
+            probes |= {lo, hi}
+        for lo, hi, *_ in rows:
+            probes |= {lo, hi, max(lo - 1, 0), min(hi + 1, 2**width - 1)}
+        starts = [row[0] for row in rows]
+        want, got = [], []
+        for addr in sorted(probes):
+            want.append(_winning_label(by_prefix, size, addr, width))
+            i = bisect.bisect_right(starts, addr) - 1
+            inside = i >= 0 and rows[i][1] >= addr
+            got.append(tuple(rows[i][2:]) if inside else None)
+        assert want == got, list_key
 
 
 def test_newest_ip_ranges_wins(tmp_path: Path) -> None:

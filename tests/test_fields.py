@@ -69,13 +69,18 @@ def test_kinds_of_typed_fields() -> None:
 
 
 def test_int_ranges() -> None:
-    """Ports are 16-bit, protocol and flags 8-bit, counters int64."""
+    """Ports are 16-bit, protocol and flags 8-bit, counters int64; times
+    end where SiLK's do (2^32-1 seconds, in milliseconds: 2106)."""
     assert 65535 == F.field("srcport").hi
     assert 65535 == F.field("dstport").hi
     assert 255 == F.field("protocol").hi
     assert 255 == F.field("tcp-flags").hi
-    for name in ("packets", "bytes", "start", "end"):
+    for name in ("packets", "bytes"):
         assert 2**63 - 1 == F.field(name).hi
+        assert "INT_64" == F.field(name).parquet_type
+    assert (2**32 - 1) * 1000 + 999 == F.TIME_MAX
+    for name in ("start", "end"):
+        assert F.TIME_MAX == F.field(name).hi
         assert "INT_64" == F.field(name).parquet_type
 
 

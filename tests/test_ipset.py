@@ -9,6 +9,7 @@ rwfilter and compare our writer with rwsetbuild on random sets.
 from __future__ import annotations
 
 import ipaddress
+import os
 import struct
 import subprocess
 from pathlib import Path
@@ -262,6 +263,33 @@ def test_write_is_atomic(tmp_path: Path) -> None:
     """write() leaves only the final file, readable."""
     path = tmp_path / "s.set"
     IPSet(["10.0.0.0/24"]).write(path, compression="snappy")
+    assert ["s.set"] == [p.name for p in tmp_path.iterdir()]
+    assert IPSet(["10.0.0.0/24"]) == IPSet.read(path)
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_interrupted_write_keeps_old_set(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    failure: type[BaseException],
+) -> None:
+    """A write stopped before its rename (Ctrl-C, or a full disk at the
+    flush or the rename) leaves the previous set whole and no temporary
+    file behind."""
+    path = tmp_path / "s.set"
+    IPSet(["10.0.0.0/24"]).write(path)
+    before = path.read_bytes()
+
+    def fail(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(failure):
+        IPSet(["192.168.0.0/16"]).write(path, compression="zlib")
+    monkeypatch.undo()
+    assert before == path.read_bytes()
     assert ["s.set"] == [p.name for p in tmp_path.iterdir()]
     assert IPSet(["10.0.0.0/24"]) == IPSet.read(path)
 

@@ -319,8 +319,16 @@ def test_field_tools_get_fields_only(app: str) -> None:
 def test_unknown_tool_gets_everything() -> None:
     """Without the tool's name both switches and fields are registered."""
     reg, _ = load(app=None)
-    assert 26 == len(reg.switches)
-    assert 24 == len(reg.fields)
+    names = [
+        prefix + field
+        for field in (
+            "vpc-id", "subnet-id", "instance-id", "interface-id",
+            "account-id", "region", "az-id", "aws-service",
+        )
+        for prefix in ("", "src-", "dst-")
+    ]  # fmt: skip
+    assert ["awsvpc-map", "awsvpc-scope", *names] == list(reg.switches)
+    assert names == list(reg.fields)
 
 
 def test_switch_names_do_not_prefix_rwfilter_switches() -> None:

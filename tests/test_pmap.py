@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
 import struct
 import subprocess
 from pathlib import Path
@@ -391,6 +392,39 @@ def test_write_is_atomic_and_readable(tmp_path: Path) -> None:
     assert ("six", "doc", 32) == (m.map_name, hit.label, hit.prefix)
 
 
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_interrupted_write_keeps_old_map(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    failure: type[BaseException],
+) -> None:
+    """A write stopped before its rename (Ctrl-C, or a full disk at the
+    flush or the rename) leaves the previous map whole and readable, and
+    no temporary file behind."""
+    path = tmp_path / "m.pmap"
+    old = PrefixMapBuilder("ipv4", map_name="old", default_label="none")
+    old.add_cidr("10.0.0.0/8", "ten")
+    old.write(path)
+    before = path.read_bytes()
+    new = PrefixMapBuilder("ipv4", map_name="new", default_label="none")
+    new.add_cidr("192.168.0.0/16", "lan")
+
+    def fail(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(failure):
+        new.write(path)
+    monkeypatch.undo()
+    assert before == path.read_bytes()
+    assert ["m.pmap"] == [p.name for p in tmp_path.iterdir()]
+    hit = PrefixMap.read(path).get("10.1.2.3")
+    assert hit is not None
+    assert "ten" == hit.label
+
+
 # --------------------------------------------------------------------------
 # Hypothesis round trips against a reference model
 
@@ -610,7 +644,10 @@ def test_shared_subtrees_validate_in_linear_time() -> None:
         nxt = i + 1 if i + 1 < 32 else LEAF | 1
         words += [nxt, nxt]
     m = PrefixMap.from_bytes(_join(header, words, tail))
-    assert 1 == len(list(m.iter_values()))
+    # every path ends in leaf 1 ("in"): one range over the whole space
+    assert [(0, 2**32 - 1, 1)] == list(m.iter_values())
+    hits = [m.get(a) for a in ("10.1.2.3", "255.255.255.255")]
+    assert ["in", "in"] == [h.label if h else None for h in hits]
 
 
 def test_dictionary_past_end_and_duplicates() -> None:

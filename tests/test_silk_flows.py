@@ -722,25 +722,46 @@ def test_partial_trailing_record() -> None:
 
 
 @pytest.mark.parametrize("cut", [100, 300, 497])
-def test_truncated_compressed_file(cut: int) -> None:
-    """A compressed file cut inside a block is truncation, not EOF."""
-    data = (FLOWS / "rwipv6routing-v1-zlib-le.rw").read_bytes()[:cut]
-    with pytest.raises(TruncatedError):
-        read_flows(data)
+def test_truncated_compressed_file(tmp_path: Path, cut: int) -> None:
+    """A compressed file cut inside a block is truncation, not EOF; the
+    message names the file and how much of the block arrived (the block
+    starts after the 88-byte header and its 8-byte length prefix)."""
+    path = tmp_path / "cut.rw"
+    path.write_bytes(
+        (FLOWS / "rwipv6routing-v1-zlib-le.rw").read_bytes()[:cut]
+    )
+    expected = (
+        f"Error reading iobuffer for '{path}': Data ended inside the "
+        f"compressed block at data offset 0 ({cut - 96} of 402 bytes)"
+    )
+    with pytest.raises(TruncatedError) as info:
+        read_flows(path)
+    assert expected == str(info.value)
 
 
-def test_bad_compressed_block() -> None:
+def test_bad_compressed_block(tmp_path: Path) -> None:
     """A damaged zlib block raises BadBlockError."""
     data = bytearray((FLOWS / "rwipv6routing-v1-zlib-le.rw").read_bytes())
     data[-20] ^= 0xFF
-    with pytest.raises(BadBlockError):
-        read_flows(bytes(data))
+    path = tmp_path / "bad.rw"
+    path.write_bytes(bytes(data))
+    # the codec's own words follow (they differ between zlib libraries)
+    expected = (
+        f"Error reading iobuffer for '{path}': Error during decompression"
+    )
+    with pytest.raises(BadBlockError) as info:
+        read_flows(path)
+    assert str(info.value).startswith(expected)
 
 
-def test_wrong_magic_file() -> None:
-    """A file that is not SiLK's is refused on open."""
-    with pytest.raises(BadMagicError):
-        FlowReader(b"not a silk file at all")
+def test_wrong_magic_file(tmp_path: Path) -> None:
+    """A file that is not SiLK's is refused on open, by name."""
+    path = tmp_path / "text.rw"
+    path.write_bytes(b"not a silk file at all")
+    with pytest.raises(BadMagicError) as info:
+        FlowReader(path)
+    expected = f"File does not appear to be a SiLK data file '{path}'"
+    assert expected == str(info.value)
 
 
 def test_prefix_map_is_not_a_flow_file() -> None:
@@ -749,23 +770,41 @@ def test_prefix_map_is_not_a_flow_file() -> None:
         FlowReader(FIXTURES / "pmap" / "aws-ipv4.pmap")
 
 
-def test_unknown_version_and_record_size_mismatch() -> None:
+def test_unknown_version_and_record_size_mismatch(tmp_path: Path) -> None:
     """Unknown record version / size that disagrees: named errors."""
     base = bytearray((FLOWS / "base.rw").read_bytes())
     base[15] = 9
-    with pytest.raises(UnsupportedFormatError, match="v9"):
-        FlowReader(bytes(base))
+    path = tmp_path / "v9.rw"
+    path.write_bytes(bytes(base))
+    with pytest.raises(UnsupportedFormatError) as info:
+        FlowReader(path)
+    assert (
+        "This release does not support FT_RWIPV6ROUTING(0x0c) v9 records "
+        f"in the v16 file '{path}'"
+    ) == str(info.value)
     base[15] = 3  # v3 records are 100 bytes, header says 88
-    with pytest.raises(RecordSizeError):
-        FlowReader(bytes(base))
+    path = tmp_path / "v3.rw"
+    path.write_bytes(bytes(base))
+    with pytest.raises(RecordSizeError) as size_info:
+        FlowReader(path)
+    assert (
+        f"Record size 88 in the header of '{path}' disagrees with "
+        "FT_RWIPV6ROUTING(0x0c) v3, whose records are 100 bytes"
+    ) == str(size_info.value)
 
 
-def test_header_entry_past_end_in_flow_file() -> None:
+def test_header_entry_past_end_in_flow_file(tmp_path: Path) -> None:
     """An entry running past the end of the file is truncation."""
     data = bytearray((FLOWS / "base.rw").read_bytes())
     data[0x14:0x18] = (4000).to_bytes(4, "big")
-    with pytest.raises(TruncatedError):
-        FlowReader(bytes(data))
+    path = tmp_path / "entry.rw"
+    path.write_bytes(bytes(data))
+    with pytest.raises(TruncatedError) as info:
+        FlowReader(path)
+    assert (
+        f"Error processing headers on file '{path}': Unexpected end of "
+        "file while reading header (entry 2 at offset 16 runs past the end)"
+    ) == str(info.value)
 
 
 def test_missing_file() -> None:
@@ -833,8 +872,12 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     """A cut gzip layer is a named truncation error."""
     raw = (FLOWS / "rwipv6routing-v1-none-be.rw").read_bytes()
     packed = gzip.compress(raw)
-    with pytest.raises(TruncatedError):
-        read_flows(packed[: len(packed) // 2])
+    path = tmp_path / "cut.rw.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(TruncatedError) as info:
+        read_flows(path)
+    expected = f"Unexpected end of file in the gzip layer of '{path}'"
+    assert expected == str(info.value)
 
 
 # ---------------------------------------------------------------------------

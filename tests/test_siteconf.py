@@ -10,6 +10,7 @@ files we refuse.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import shutil
 import subprocess
@@ -469,6 +470,37 @@ def test_add_sensor_refuses_bad_input(tmp_path: Path) -> None:
     with pytest.raises(SiteConfigError, match="class 'nope'"):
         add_sensor(conf, "S1", classes=["nope"])
     assert before == conf.read_text()
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, OSError])
+def test_interrupted_add_sensor_keeps_old_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    failure: type[BaseException],
+) -> None:
+    """An update stopped before its rename (Ctrl-C, or a full disk at the
+    flush or the rename) leaves the old silk.conf byte for byte, no
+    temporary file, and the lock free: the next update succeeds with the
+    id the failed one would have taken."""
+    conf = tmp_path / "silk.conf"
+    conf.write_text(
+        "sensor 0 S0\nclass all\n sensors S0\n type 0 in\nend class\n"
+    )
+    before = conf.read_bytes()
+
+    def fail(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(failure):
+        add_sensor(conf, "eni-0a1b")
+    monkeypatch.undo()
+    assert before == conf.read_bytes()
+    assert [] == list(tmp_path.glob(".silk.conf.*"))
+    assert 1 == add_sensor(conf, "eni-0a1b")
+    assert ("all",) == load_siteconf(conf).sensor_classes(1)
 
 
 def _add_many(args: tuple[str, str, int]) -> list[int]:

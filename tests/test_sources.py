@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from pysilk_ext import fields as F
 from pysilk_ext import sources as S
+from pysilk_ext.errors import PysilkExtError
 from pysilk_ext.s3keys import KeyFilter, LogKey, parse_log_key
 from pysilk_ext.vpcparse import ParseResult, Reason, iter_records
 
@@ -634,8 +636,33 @@ def test_inflater_selection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert names[0] == S.select_inflater()[0]
     monkeypatch.setenv("PYSILK_EXT_INFLATER", "zlib")
     assert "zlib" == S.select_inflater()[0]
-    with pytest.raises(ValueError, match="Unknown inflater 'zip'"):
+    with pytest.raises(
+        PysilkExtError,
+        match=re.escape(
+            "Invalid inflater 'zip' (PYSILK_EXT_INFLATER): "
+            "expected one of isal, zlib-ng, zlib"
+        ),
+    ):
         S.select_inflater("zip")
+
+
+def test_unusable_inflater_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An inflater named by PYSILK_EXT_INFLATER whose module is missing is
+    an error naming the variable, not an ImportError traceback."""
+    monkeypatch.setitem(
+        S.__dict__, "INFLATERS", (("ghost", "no_such_inflater_module"),)
+    )
+    monkeypatch.setenv("PYSILK_EXT_INFLATER", "ghost")
+    with pytest.raises(
+        PysilkExtError,
+        match=re.escape(
+            "Cannot use the inflater 'ghost' (PYSILK_EXT_INFLATER): "
+            "No module named 'no_such_inflater_module'"
+        ),
+    ):
+        S.select_inflater()
 
 
 class _Trickle(io.RawIOBase):

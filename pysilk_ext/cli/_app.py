@@ -22,11 +22,13 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pysilk_ext import __version__
 from pysilk_ext.errors import PysilkExtError
@@ -235,8 +237,30 @@ def parse_and_run(
     return run(parser.prog, lambda: body(ns))
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    """SIGTERM/SIGHUP: stop as on Ctrl-C, so writers clean up."""
+    raise KeyboardInterrupt(signum)
+
+
 def run(prog: str, body: Callable[[], int]) -> int:
-    """Run a command's body, turning library errors into SiLK messages."""
+    """Run a command's body, turning library errors into SiLK messages.
+
+    SIGTERM and SIGHUP (``kill``, a closed terminal, a scheduler's
+    time-out) end the body the way SIGINT does, so that writers abort:
+    no temporary file is left beside the outputs.
+    """
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, _terminated)
+    try:
+        return _run_body(prog, body)
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+
+
+def _run_body(prog: str, body: Callable[[], int]) -> int:
     try:
         return body()
     except UsageError as exc:
@@ -249,9 +273,10 @@ def run(prog: str, body: Callable[[], int]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILURE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print_error(prog, "Interrupted")
-        return 130
+        signum = exc.args[0] if exc.args else None
+        return 128 + (signum if isinstance(signum, int) else signal.SIGINT)
 
 
 def stdin_is_terminal_error(prog: str) -> int:

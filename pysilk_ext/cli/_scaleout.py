@@ -33,6 +33,7 @@ from pysilk_ext import sources as S
 from pysilk_ext.cli._app import UsageError, print_error
 from pysilk_ext.cli._switches import Once
 from pysilk_ext.ctxmap import BuildStats, ContextMapBuilder
+from pysilk_ext.errors import ConvertError
 from pysilk_ext.parallel import (
     ConvertSettings,
     MapPart,
@@ -191,6 +192,19 @@ def open_submitter(so: ScaleOut) -> Iterator[Any]:
             submitter = manager.__enter__()
         except ImportError as exc:
             raise UsageError(str(exc)) from None
+        except Exception as exc:
+            # an unreachable scheduler times out (OSError); a server that
+            # is not a Dask scheduler answers garbage (MemoryError, ...)
+            where = (
+                f"Cannot connect to Dask scheduler '{so.scheduler}'"
+                if so.scheduler is not None
+                else "Cannot start a local Dask cluster"
+            )
+            if isinstance(exc, OSError):
+                why = exc.strerror or str(exc)
+            else:
+                why = f"Unexpected reply ({type(exc).__name__})"
+            raise ConvertError(f"{where}: {why}") from None
         try:
             yield submitter
         except BaseException:

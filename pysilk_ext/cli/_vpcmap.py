@@ -59,6 +59,7 @@ __all__ = [
 NO_VALUE = "-"
 _VPC = re.compile(r"^vpc-[0-9a-f]{1,17}$")
 TIME_FORMS = "YYYY/MM/DD[Thh[:mm[:ss]]] (UTC) or epoch seconds"
+MAX_MAP_TIME = 2**32 - 1  # the latest time a map file can hold
 
 
 # -- switch values ------------------------------------------------------------
@@ -71,11 +72,19 @@ def parse_time_switch(switch: str, text: str) -> int:
         UsageError: not a time.
     """
     try:
-        return parse_time(text)
+        when = parse_time(text)
     except ContextMapError:
         raise UsageError(
             f"Invalid {switch} '{text}': Expected {TIME_FORMS}"
         ) from None
+    if not 0 <= when <= MAX_MAP_TIME:
+        # a map stores times as 32-bit epoch seconds; a later time
+        # would overflow the lookups and exports
+        raise UsageError(
+            f"Invalid {switch} '{text}': Value out of range "
+            f"0-{MAX_MAP_TIME} (1970/01/01T00:00:00-2106/02/07T06:28:15)"
+        )
+    return when
 
 
 def parse_vpc(switch: str, text: str) -> str:

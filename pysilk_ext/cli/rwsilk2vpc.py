@@ -227,11 +227,13 @@ def _body(ns: argparse.Namespace) -> int:
         else config.sensors.policy
     )
     for name in files:
-        if name != "-" and not Path(name).is_file():
+        # a named pipe (``<(rwfilter ...)``) or /dev/stdin is fine, as
+        # for every SiLK tool; only a missing path or a directory is not
+        if name != "-" and (Path(name).is_dir() or not Path(name).exists()):
             why = (
-                "Not a regular file"
-                if Path(name).exists()
-                else ("No such file or directory")
+                "Is a directory"
+                if Path(name).is_dir()
+                else "No such file or directory"
             )
             raise ConvertError(f"Cannot open '{name}': {why}")
     site = _site(ns)

@@ -94,8 +94,10 @@ from pysilk_ext.vpcparse import BadLine, LogFormat
 PROG = "rwvpc2silk"
 
 #: The bundled site configuration (twoway + int2aws/aws2int), copied into
-#: a new repository that has none.
-BUNDLED_SILK_CONF = Path(__file__).resolve().parents[2] / "share" / "silk.conf"
+#: a new repository that has none.  Package data (``pysilk_ext/share`` links
+#: to the repository's ``share/``), so that it is there in an installed
+#: wheel as well as in a source tree.
+BUNDLED_SILK_CONF = Path(__file__).resolve().parents[1] / "share" / "silk.conf"
 
 _BYTE_ORDERS = ("native", "little", "big")
 #: zlib level without --compression-level: as small as SiLK's own zlib

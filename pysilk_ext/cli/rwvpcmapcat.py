@@ -401,8 +401,9 @@ def _export(
     path = ns.output_path
     to_stdout = path is None or path in ("-", "stdout")
     if to_stdout and sys.stdout.isatty():
-        raise UsageError(
-            "Will not write binary output to a terminal; use --output-path"
+        shown = "stdout" if path is None else path
+        raise UsageError(  # SiLK's wording (rwfilter, rwset, rwpmapbuild)
+            f"Will not write binary data on a terminal '{shown}'"
         )
     if not to_stdout:
         check_new_file(path)

@@ -167,6 +167,11 @@ def load_config(path: str | os.PathLike[str]) -> ConvertConfig:
         raise ConvertError(
             f"Cannot open '{p}': {exc.strerror}", path=str(p)
         ) from None
+    except UnicodeDecodeError as exc:  # a binary file given by mistake
+        raise ConvertError(
+            f"Invalid configuration '{p}': Not UTF-8 text (byte {exc.start})",
+            path=str(p),
+        ) from None
     return parse_config(text, p)
 
 

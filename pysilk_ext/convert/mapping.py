@@ -149,8 +149,9 @@ _EXPLICIT: dict[str, tuple[Where, str, str]] = {
     ),
     "type": (
         Where.RECORD,
-        "attributes (IPv6 bit) / memo",
-        "The record's address family; EFA and - in memo bits 2-3.",
+        "sIP/dIP family / memo",
+        "IPv4 or IPv6 is the family of the record's addresses; EFA, - "
+        "and a label of the other family in memo bits 2-3.",
     ),
     "pkt-srcaddr": (
         Where.RECORD,

@@ -546,6 +546,33 @@ def _sweep_temps(path: str) -> None:
             pass
 
 
+def _sweep_dir_temps(directory: str) -> None:
+    """Remove every temporary of a dead writer in ``directory``.
+
+    :func:`_sweep_temps` runs only on an append; a writer killed
+    (SIGKILL, power loss) before its first commit of a new file leaves
+    temporaries that a rerun creating that file would otherwise never
+    remove.  A live writer's temporaries are kept (its PID answers).
+    """
+    try:
+        entries = os.listdir(directory)
+    except OSError:  # pragma: no cover - directory vanished
+        return
+    for entry in entries:
+        parts = entry.split(".")
+        if not (entry.startswith(".") and entry.endswith(".tmp")):
+            continue
+        if len(parts) < 5 or not parts[-3].isdigit():
+            continue
+        try:
+            os.kill(int(parts[-3]), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, entry))
+        except PermissionError:  # pragma: no cover - another user's, alive
+            pass
+
+
 def _mkstemp(path: str) -> tuple[int, str]:
     """Create ``.NAME.PID.RANDOM.tmp`` next to ``path`` (mode 0600).
 
@@ -770,6 +797,8 @@ class RepositoryWriter:
         self.durable = durable
         self.ipv6_policy = ipv6_policy
         self.on_unknown = on_unknown
+        # directories whose dead writers' temporaries were removed
+        self._swept_dirs: set[str] = set()
         os.makedirs(self.root, exist_ok=True)
         self.spool_dir = os.fspath(spool_dir) if spool_dir else self.root
         self.before_commit = before_commit
@@ -907,6 +936,9 @@ class RepositoryWriter:
             if directory not in made:
                 os.makedirs(directory, exist_ok=True)
                 made.add(directory)
+                if directory not in self._swept_dirs:
+                    _sweep_dir_temps(directory)
+                    self._swept_dirs.add(directory)
         stripes = sorted({_stripe_of(path) for path in paths})
         for i in stripes:
             _LOCK_STRIPES[i].acquire()
@@ -1236,6 +1268,9 @@ class RepositoryWriter:
         path = self.path_for(flowtype, sensor, hour)
         _check_no_gz(path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.dirname(path) not in self._swept_dirs:
+            _sweep_dir_temps(os.path.dirname(path))
+            self._swept_dirs.add(os.path.dirname(path))
         while True:
             try:
                 fd = os.open(path, os.O_RDWR)

@@ -671,8 +671,6 @@ class FlowReader:
                 self._eof = True
             data = memoryview(chunk)[:size]
             whole = size - size % self.record_size
-            if whole != size:
-                raise self._short_record(size - whole)
             # drops (IPv6 policy) may leave room: top up before yielding
             pos = 0
             while pos < whole:
@@ -686,6 +684,12 @@ class FlowReader:
                     yield batch
                     batch = np.empty(n, FLOW_DTYPE)
                     filled = 0
+            if whole != size:
+                # the whole records before the cut are good: hand them
+                # over first, as rwcut prints them before its error
+                if filled:
+                    yield batch[:filled]
+                raise self._short_record(size - whole)
         if filled:
             yield batch[:filled]
 
@@ -719,7 +723,17 @@ class FlowReader:
         batch = np.empty(n, FLOW_DTYPE)
         filled = 0
         tail = b""
-        for block in self._blocks:
+        blocks = iter(self._blocks)
+        while True:
+            try:
+                block = next(blocks)
+            except StopIteration:
+                break
+            except Exception:
+                # a bad or cut block: the records before it are good
+                if filled:
+                    yield batch[:filled]
+                raise
             view = memoryview(block)
             if tail:
                 need = rsize - len(tail)
@@ -747,10 +761,10 @@ class FlowReader:
                         batch = np.empty(n, FLOW_DTYPE)
                         filled = 0
         self._eof = True
-        if tail:
-            raise self._short_record(len(tail))
         if filled:
             yield batch[:filled]
+        if tail:
+            raise self._short_record(len(tail))
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return self.iter_batches()

@@ -2,7 +2,8 @@
 """Context maps that several command tests read (built once per module).
 
 rwvpcmapcat and rwvpcmaplookup answer from the same two maps; declaring
-them here keeps one recipe for each.
+them here keeps one recipe for each.  Also the clean SiLK environment
+that command tests ask for with ``usefixtures("clean_silk_env")``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from tests.cli.rwvpcmap_support import (
     write_log,
 )
 from tests.conftest import SEED_LOG
+
+
+@pytest.fixture
+def clean_silk_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SiLK variables from the caller's environment, and a data root
+    that does not exist (a test never reads or writes /data by accident)."""
+    for var in ("SILK_CONFIG_FILE", "SILK_CLOBBER", "SILK_DATA_ROOTDIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SILK_DATA_ROOTDIR", "/nonexistent-data-root")
 
 
 @pytest.fixture(scope="module")

@@ -47,12 +47,7 @@ def run(
     return status, out, err
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SiLK variables from the caller's environment."""
-    for var in ("SILK_CONFIG_FILE", "SILK_CLOBBER", "SILK_DATA_ROOTDIR"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SILK_DATA_ROOTDIR", "/nonexistent-data-root")
+pytestmark = pytest.mark.usefixtures("clean_silk_env")
 
 
 @pytest.fixture

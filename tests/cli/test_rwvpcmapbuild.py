@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import io
+import ipaddress
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -242,16 +245,56 @@ def test_update_only_ip_ranges(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """With stdin a terminal, an update may add only the ip-ranges."""
+    """With stdin a terminal, an update may add only the ip-ranges: the
+    bindings stay, and the ranges cover exactly the addresses of the
+    JSON's prefixes (merged here with ipaddress, not by the builder)."""
     target = build_map(tmp_path / "m.vpcmap", SEED_LOG)
+    with ContextMap.open(target) as cmap:
+        assert (9, 0, 0) == (
+            len(cmap),
+            len(cmap.tables.range4),
+            len(cmap.tables.range6),
+        )
     monkeypatch.setattr(sys, "stdin", FakeStdin(tty=True))
     status, _out, err = run(
         [f"--update={target}", f"--ip-ranges={IP_RANGES}"], capsys
     )
     assert (0, "") == (status, err)
+    doc = json.loads(IP_RANGES.read_text())
     with ContextMap.open(target) as cmap:
         assert 9 == len(cmap)
-        assert len(cmap.tables.range4) > 0
+        assert _merged(p["ip_prefix"] for p in doc["prefixes"]) == _merged(
+            (int(lo), int(hi)) for lo, hi, _ in cmap.tables.range4
+        )
+        assert _merged(
+            p["ipv6_prefix"] for p in doc["ipv6_prefixes"]
+        ) == _merged(
+            ((int(r[0]) << 64) | int(r[1]), (int(r[2]) << 64) | int(r[3]))
+            for r in cmap.tables.range6
+        )
+
+
+def _merged(
+    items: Iterable[str | tuple[int, int]],
+) -> list[tuple[int, int]]:
+    """Address intervals (CIDR texts or (lo, hi) pairs) merged into
+    disjoint, non-adjacent (lo, hi) runs, in order."""
+    pairs = []
+    for item in items:
+        if isinstance(item, str):
+            net = ipaddress.ip_network(item)
+            pairs.append(
+                (int(net.network_address), int(net.broadcast_address))
+            )
+        else:
+            pairs.append(item)
+    runs: list[tuple[int, int]] = []
+    for lo, hi in sorted(pairs):
+        if runs and lo <= runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], hi))
+        else:
+            runs.append((lo, hi))
+    return runs
 
 
 def test_interrupted_update_keeps_old_map(
