@@ -20,9 +20,10 @@ and recovered with ``cut -d: -f4-``)::
     PATH:LINENO:REASON:RAW-TEXT
 
 ``RAW-TEXT`` is the input line byte for byte (JSON snippets for
-``bad-json``; the partial last line for ``truncated-gzip``; the row's
-values for Parquet).  Transit Gateway records are not bad lines: they are
-counted (``tgw``) and never written there.
+``bad-json``; the partial last line for ``truncated-gzip``; nothing for
+``trailing-data``; the row's values for Parquet).  Transit Gateway
+records are not bad lines: they are counted (``tgw``) and never written
+there.
 """
 
 from __future__ import annotations

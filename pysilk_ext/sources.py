@@ -151,7 +151,8 @@ class LineChunk:
 class ContainerError:
     """The container itself is damaged at ``lineno``; reading stops there.
 
-    ``reason`` is ``truncated-gzip``, ``bad-json`` or ``bad-parquet``;
+    ``reason`` is ``truncated-gzip``, ``trailing-data``, ``bad-json`` or
+    ``bad-parquet``;
     ``text`` holds the partial line (or JSON text) where it applies.
     ``lineno`` is None when lines are not counted: the line after the
     last one of the input's chunks.
@@ -318,7 +319,16 @@ def select_inflater(name: str | None = None) -> tuple[str, Any]:
 
 
 class _GzipDamage(Exception):
-    """The gzip stream is truncated or corrupt (message says which)."""
+    """The gzip stream is truncated or corrupt (message says which).
+
+    ``reason`` is the bad-line reason it is counted under:
+    ``truncated-gzip`` (cut short or corrupt) or ``trailing-data`` (bytes
+    that are no gzip member after the last one: every record was read).
+    """
+
+    def __init__(self, message: str, reason: str = "truncated-gzip") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _gzip_blocks(
@@ -348,7 +358,10 @@ def _gzip_blocks(
                 pending = b""  # zero padding after the last member
                 continue
             if len(pending) >= 2 and pending[:2] != GZIP_MAGIC:
-                raise _GzipDamage("Trailing data after the last gzip member")
+                raise _GzipDamage(
+                    "Trailing data after the last gzip member",
+                    "trailing-data",
+                )
         in_member = True
         try:
             out = dec.decompress(pending, max_out)
@@ -701,14 +714,21 @@ def _text_events(
             for head, data in splitter.feed(block):
                 yield emit(head, data)
     except _GzipDamage as exc:
-        partial = splitter.tail()
-        whole, _sep, broken = partial.rpartition(b"\n")
-        if whole:
-            yield emit(b"", whole + b"\n")
+        if exc.reason == "trailing-data":
+            # every member was inflated whole: its last line is a record
+            # even without a newline
+            for head, data in splitter.finish():
+                yield emit(head, data)
+            broken = b""
+        else:
+            partial = splitter.tail()
+            whole, _sep, broken = partial.rpartition(b"\n")
+            if whole:
+                yield emit(b"", whole + b"\n")
         yield ContainerError(
             source,
             lineno if count_lines else None,
-            "truncated-gzip",
+            exc.reason,
             str(exc),
             broken[:max_line].decode("utf-8", "replace"),
         )
@@ -759,11 +779,16 @@ def _messages(obj: Any, control: list[int]) -> list[str]:
 def _iter_lines(blocks: Iterator[bytes | bytearray]) -> Iterator[bytes]:
     """Lines (without newline) of a block stream; damage propagates."""
     carry = b""
-    for block in blocks:
-        data = carry + block
-        lines = data.split(b"\n")
-        carry = lines.pop()
-        yield from lines
+    try:
+        for block in blocks:
+            data = carry + block
+            lines = data.split(b"\n")
+            carry = lines.pop()
+            yield from lines
+    except _GzipDamage as exc:
+        if carry and exc.reason == "trailing-data":
+            yield carry  # the members were whole: so is their last line
+        raise
     if carry:
         yield carry
 
@@ -853,7 +878,7 @@ def _json_events(
                 yield from add(texts, lineno)
     except _GzipDamage as exc:
         yield from flush()
-        yield ContainerError(source, lineno + 1, "truncated-gzip", str(exc))
+        yield ContainerError(source, lineno + 1, exc.reason, str(exc))
         yield SourceClosed(source, counter[0], lineno, control[0])
         return
     yield from flush()

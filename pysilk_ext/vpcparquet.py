@@ -8,7 +8,9 @@ again would throw the types away, so each Parquet column becomes the
 batch column of its field directly: integer columns stay integers,
 strings are dictionary-encoded by Arrow, addresses go through the C
 address parser.  Values a text line could not hold (a port of 70000, an
-unknown ``action``) make their row a bad line, as they would in text.
+unknown ``action``) make their row a bad line, as they would in text,
+and so do fields that contradict each other
+(:func:`~pysilk_ext.vpcparse.screen_batch`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pysilk_ext.vpcparse import (
     ParseResult,
     Reason,
     addr_column_from_strings,
+    screen_batch,
 )
 
 __all__ = ["PARQUET_BATCH_ROWS", "ParquetDamage", "parquet_results"]
@@ -147,9 +150,7 @@ def _convert_parquet_batch(
         for i in sorted(bad_rows):
             reason, name, value = bad_rows[i]
             keep[i] = False
-            text = " ".join(
-                "-" if v is None else str(v) for v in table_rows[i].values()
-            )
+            text = _row_text(table_rows[i])
             bad.append(
                 BadLine(
                     source,
@@ -157,7 +158,7 @@ def _convert_parquet_batch(
                     reason,
                     name,
                     None if value is None else str(value),
-                    text.encode(),
+                    text,
                     f"{name}: Invalid value '{value}' in Parquet column "
                     f"'{name.replace('-', '_')}'",
                 )
@@ -165,7 +166,25 @@ def _convert_parquet_batch(
         columns = {k: _take(v, keep) for k, v in columns.items()}
     nkeep = int(keep.sum())
     batch = FlowBatch(source, nkeep, linenos[keep], columns)
+
+    def row_texts(numbers: list[int]) -> dict[int, bytes]:
+        """The text of rows by row number (1-based over the object)."""
+        return {
+            k: _row_text(rbatch.slice(k - row0 - 1, 1).to_pylist()[0])
+            for k in numbers
+        }
+
+    batch, faults = screen_batch(batch, fmt.fields, row_texts)
+    if faults:
+        bad = sorted([*bad, *faults], key=lambda line: line.lineno)
     return ParseResult(batch, bad, 0, ms_times, n, fmt)
+
+
+def _row_text(row: dict[str, Any]) -> bytes:
+    """A Parquet row as the text line it stands for (for bad lines)."""
+    return " ".join(
+        "-" if v is None else str(v) for v in row.values()
+    ).encode()
 
 
 def _dictionary(col: Any) -> tuple[npt.NDArray[np.uint32], list[str]]:

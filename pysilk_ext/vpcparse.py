@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, ClassVar
@@ -40,6 +40,7 @@ __all__ = [
     "VpcRecord",
     "addr_column_from_strings",
     "iter_records",
+    "screen_batch",
     "str_column_from_strings",
 ]
 
@@ -56,7 +57,13 @@ class Reason(StrEnum):
     """Why a line (or a container) was not turned into a record.
 
     The one list of bad-input categories: the reader, the container
-    layer and the commands count and report by these names.
+    layer and the commands count and report by these names (man page
+    rwvpc2silk(1) describes each).  The C tokeniser finds the token
+    faults; :func:`screen_batch` the records whose valid fields
+    contradict each other (``wrong-family``, ``missing-time``,
+    ``end-before-start``); :mod:`pysilk_ext.sources` the container
+    damage (``truncated-gzip``, ``trailing-data``, ``bad-json``,
+    ``bad-parquet``).
     """
 
     FIELD_COUNT = "field-count"
@@ -71,7 +78,11 @@ class Reason(StrEnum):
     UNDECLARED_VERSION = "undeclared-version"
     BAD_HEADER = "bad-header"
     TGW_RECORD = "tgw-record"
+    WRONG_FAMILY = "wrong-family"
+    MISSING_TIME = "missing-time"
+    END_BEFORE_START = "end-before-start"
     TRUNCATED_GZIP = "truncated-gzip"
+    TRAILING_DATA = "trailing-data"
     BAD_JSON = "bad-json"
     BAD_PARQUET = "bad-parquet"
 
@@ -244,7 +255,11 @@ _REASON_TEXT: dict[str, str] = {
     Reason.UNDECLARED_VERSION: "Version higher than the format declares",
     Reason.BAD_HEADER: "Invalid header line",
     Reason.TGW_RECORD: "Transit Gateway flow log record, not a VPC record",
+    Reason.WRONG_FAMILY: "Address family differs from the record's type",
+    Reason.MISSING_TIME: "Missing start or end time in a flow record",
+    Reason.END_BEFORE_START: "End time is before start time",
     Reason.TRUNCATED_GZIP: "Compressed input is truncated",
+    Reason.TRAILING_DATA: "Trailing data after the compressed input",
     Reason.BAD_JSON: "Invalid JSON",
     Reason.BAD_PARQUET: "Invalid Parquet data",
 }
@@ -683,6 +698,7 @@ class ChunkParser:
                     rows = self._rows_for(views, k, out.pos, layout)
                     seg = _Segment(layout, rows, out, self._pool)
         done.append(seg.finish(out.rows))
+        self._screen(done, views, first_lineno, result)
         if out.lines >= _LINES_TO_LEARN:
             self._line_bytes = sum(sizes) / out.lines
         result.lines = out.lines
@@ -690,6 +706,36 @@ class ChunkParser:
         result.format = self.format
         result.batch = _assemble(self.source, done)
         return result
+
+    def _screen(
+        self,
+        parts: list[_Part],
+        views: list[memoryview],
+        first_lineno: int,
+        result: ParseResult,
+    ) -> None:
+        """Drop the records :func:`screen_batch` finds bad from ``parts``;
+        add their BadLines to ``result`` in line order."""
+        texts = _text_lines(
+            [view.cast("B") for view in views], first_lineno, self.max_line
+        )
+        found: list[BadLine] = []
+        for part in parts:
+            if not part.n:
+                continue
+            batch = FlowBatch(self.source, part.n, part.linenos, part.columns)
+            fields = [spec.name for spec in part.specs]
+            kept, bad = screen_batch(batch, fields, texts)
+            if bad:
+                part.n, part.linenos, part.columns = (
+                    kept.n,
+                    kept.lineno,
+                    kept.columns,
+                )
+                found.extend(bad)
+        if found:
+            result.bad.extend(found)
+            result.bad.sort(key=lambda bad: bad.lineno)
 
     def _rows_for(
         self, views: list[memoryview], k: int, pos: int, layout: _Layout
@@ -907,6 +953,200 @@ def _concat(kind: F.FieldKind, parts: list[tuple[Any, int]]) -> Any:
         remap = np.array([index[v] for v in c.values], np.uint32)
         codes.append(remap[c.codes])
     return StrColumn(np.concatenate(codes), values)
+
+
+# ---------------------------------------------------------------------
+# Record checks: fields that are each valid but contradict each other
+# ---------------------------------------------------------------------
+
+#: The address fields whose family the ``type`` field states: the
+#: interface's own side of the traffic (no VPC field holds IPv4 addresses
+#: only, in any version).  Not ``pkt-srcaddr``/``pkt-dstaddr``: behind a
+#: NAT64 gateway the original endpoint of an IPv4 record is IPv6, and such
+#: a record is good data, not a bad line.
+_TYPED_ADDRS = ("srcaddr", "dstaddr")
+#: Family byte a ``type`` code demands (IPv4, IPv6; none for ``-``/EFA).
+_TYPE_FAMILY: npt.NDArray[np.uint8] = np.zeros(256, np.uint8)
+_TYPE_FAMILY[F.AddrType.IPV4] = 4
+_TYPE_FAMILY[F.AddrType.IPV6] = 6
+_FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
+
+#: Returns the raw text (no newline) of each of the given line numbers.
+LineTexts = Callable[[list[int]], dict[int, bytes]]
+
+
+def screen_batch(
+    batch: FlowBatch, fields: Sequence[str], line_texts: LineTexts
+) -> tuple[FlowBatch, list[BadLine]]:
+    """Return ``batch`` without the records no consumer can use, and a
+    :class:`BadLine` for each, in line order.
+
+    Every token of such a record is well-formed, so the C tokeniser
+    takes it; what is wrong is how two fields relate, which is cheaper
+    to check on whole columns here than token by token in C:
+
+    * ``wrong-family``: ``type`` is ``IPv4`` but ``srcaddr``,
+      ``dstaddr``, ``pkt-srcaddr`` or ``pkt-dstaddr`` holds an IPv6
+      address, or the reverse (SiLK would get an IPv4-mapped ``::ffff:``
+      address mixed into IPv4 data).  ``type`` ``-`` or ``EFA``, and
+      logs without a ``type`` field, are not checked.
+    * ``missing-time``: a flow record (``log-status`` OK, ``-`` or not
+      logged) whose ``start`` or ``end`` is ``-``.  NODATA and SKIPDATA
+      records legitimately hold ``-`` in most fields: not flagged.
+    * ``end-before-start``: ``end`` earlier than ``start``, in any
+      record.
+
+    They are bad lines of the parser, not skips of one command, so that
+    rwvpcstats, rwvpcmapbuild and rwvpc2silk count them alike and name
+    their file and line.  A record with several faults is reported once,
+    for the first of them in the order above.
+
+    Args:
+        batch: parsed records.
+        fields: the log format of every row (token order of its text).
+        line_texts: gives the raw text of line numbers; called only when
+            some record is bad.
+    """
+    found = _record_faults(batch)
+    if not found:
+        return batch, []
+    rows = sorted(found)
+    linenos = batch.lineno[rows].tolist()
+    texts = line_texts(linenos)
+    bad = []
+    for row, lineno in zip(rows, linenos, strict=True):
+        reason, name = found[row]
+        text = texts.get(lineno, b"")
+        tokens = text.split(b" ")
+        if len(tokens) != len(fields):
+            tokens = []  # no text: quote the parsed values instead
+        value = _token(batch, fields, tokens, name, row)
+        if reason is Reason.WRONG_FAMILY:
+            family = int(batch.columns[name].family[row])
+            wanted = 4 if family == 6 else 6
+            message = (
+                f"{name}: {_FAMILY_NAME[family]} address '{value}' in an "
+                f"{_FAMILY_NAME[wanted]} record"
+            )
+        elif reason is Reason.MISSING_TIME:
+            message = f"{name}: Missing value '{value}' in a flow record"
+        else:
+            start = _token(batch, fields, tokens, "start", row)
+            message = f"{name}: Value '{value}' is before start '{start}'"
+        bad.append(
+            BadLine(batch.source, lineno, reason, name, value, text, message)
+        )
+    keep = np.ones(batch.n, dtype=bool)
+    keep[rows] = False
+    return _take_rows(batch, keep), bad
+
+
+def _record_faults(batch: FlowBatch) -> dict[int, tuple[Reason, str]]:
+    """Rows whose fields contradict each other: row -> (reason, field).
+
+    Runs on every batch: a few whole-column operations, no Python work
+    per row unless a row is bad.
+    """
+    found: dict[int, tuple[Reason, str]] = {}
+    if not batch.n:
+        return found
+    cols = batch.columns
+
+    def flag(mask: npt.NDArray[np.bool_], reason: Reason, name: str) -> None:
+        if mask.any():
+            for row in np.flatnonzero(mask).tolist():
+                found.setdefault(row, (reason, name))
+
+    kind = cols.get("type")
+    if kind is not None:
+        want = _TYPE_FAMILY[kind]
+        for name in _TYPED_ADDRS:
+            col = cols.get(name)
+            if col is not None:
+                # family and want are each 0 (no check), 4 or 6: the
+                # product is 24 exactly when both are set and differ
+                flag(col.family * want == 24, Reason.WRONG_FAMILY, name)
+    start = cols.get("start")
+    end = cols.get("end")
+    status = cols.get("log-status")
+    flow = (
+        None if status is None else (status == F.LogStatus.OK) | (status == 0)
+    )
+    for name, col in (("start", start), ("end", end)):
+        if col is not None:
+            missing = col < 0
+            flag(
+                missing if flow is None else missing & flow,
+                Reason.MISSING_TIME,
+                name,
+            )
+    if start is not None and end is not None:
+        flag((end < start) & (end >= 0), Reason.END_BEFORE_START, "end")
+    return found
+
+
+def _token(
+    batch: FlowBatch,
+    fields: Sequence[str],
+    tokens: list[bytes],
+    name: str,
+    row: int,
+) -> str:
+    """The token of field ``name`` as written on the line (``tokens``),
+    else its parsed value as text."""
+    if tokens and name in fields:
+        raw = tokens[list(fields).index(name)]
+        return _shown(raw.decode("utf-8", "backslashreplace"))
+    col = batch.columns.get(name)
+    if isinstance(col, AddrColumn):
+        addr = _addr_value(col.addr[row].tobytes(), int(col.family[row]))
+        return "-" if addr is None else str(addr)
+    if col is None or int(col[row]) < 0:
+        return "-"
+    return str(int(col[row]))
+
+
+def _take_rows(batch: FlowBatch, keep: npt.NDArray[np.bool_]) -> FlowBatch:
+    """The rows of ``batch`` where ``keep`` is true."""
+    columns: dict[str, Any] = {}
+    for name, col in batch.columns.items():
+        if isinstance(col, AddrColumn):
+            columns[name] = AddrColumn(col.addr[keep], col.family[keep])
+        elif isinstance(col, StrColumn):
+            columns[name] = StrColumn(col.codes[keep], col.values)
+        else:
+            columns[name] = col[keep]
+    return FlowBatch(
+        batch.source, int(keep.sum()), batch.lineno[keep], columns
+    )
+
+
+def _text_lines(
+    views: Sequence[memoryview], first_lineno: int, max_line: int
+) -> LineTexts:
+    """A :data:`LineTexts` over the buffers of one feed, numbered as the
+    C numbers them (every newline ends a line)."""
+
+    def texts(linenos: list[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        wanted = sorted(set(linenos))
+        at = first_lineno
+        for view in views:
+            data = np.frombuffer(view, np.uint8)
+            ends = np.flatnonzero(data == 0x0A)
+            count = len(ends) + (len(data) > 0 and data[-1] != 0x0A)
+            for lineno in wanted:
+                i = lineno - at
+                if 0 <= i < count:
+                    a = int(ends[i - 1]) + 1 if i else 0
+                    b = int(ends[i]) if i < len(ends) else len(data)
+                    if b > a and data[b - 1] == 0x0D:
+                        b -= 1
+                    out[lineno] = bytes(view[a : min(b, a + max_line)])
+            at += count
+        return out
+
+    return texts
 
 
 # ---------------------------------------------------------------------

@@ -61,12 +61,15 @@ def log_formats(
     return tuple(names)
 
 
-def addresses() -> st.SearchStrategy[Token]:
-    """IPv4 or IPv6 addresses, IPv6 in compressed or exploded text."""
+def addresses(version: int | None = None) -> st.SearchStrategy[Token]:
+    """IPv4 or IPv6 addresses (only ``version`` when given), IPv6 in
+    compressed or exploded text."""
     v4 = st.ip_addresses(v=4).map(lambda a: (str(a), a))
     v6 = st.ip_addresses(v=6).flatmap(
         lambda a: st.sampled_from([(str(a), a), (a.exploded, a)])
     )
+    if version is not None:
+        return v4 if version == 4 else v6
     return st.one_of(v4, v6)
 
 
@@ -127,10 +130,65 @@ def field_tokens(
 
 
 @st.composite
-def records(draw: st.DrawFn, names: tuple[str, ...]) -> Record:
-    """One record of the format ``names``."""
+def records(
+    draw: st.DrawFn, names: tuple[str, ...], *, coherent: bool = True
+) -> Record:
+    """One record of the format ``names``.
+
+    With ``coherent`` (the default) fields that relate agree, as in
+    records AWS writes (see :func:`record_fault`); without it each field
+    is drawn on its own, so a record may be a bad line.
+    """
     version = F.version_of_fields(names)
-    return {n: draw(field_tokens(n, version=version)) for n in names}
+    rec = {n: draw(field_tokens(n, version=version)) for n in names}
+    if coherent:
+        _make_coherent(draw, rec)
+    return rec
+
+
+#: the fields whose family ``type`` states (not pkt-*: NAT64 mixes them)
+_TYPED_ADDRS = ("srcaddr", "dstaddr")
+_TYPE_FAMILY = {F.AddrType.IPV4: 4, F.AddrType.IPV6: 6}
+
+
+def _is_flow(rec: Record) -> bool:
+    return rec.get("log-status", MISSING)[1] in (None, F.LogStatus.OK)
+
+
+def _make_coherent(draw: st.DrawFn, rec: Record) -> None:
+    """Redraw what :func:`record_fault` would call a fault."""
+    want = _TYPE_FAMILY.get(rec.get("type", MISSING)[1])
+    for name in _TYPED_ADDRS:
+        addr = rec.get(name, MISSING)[1]
+        if want is not None and addr is not None and addr.version != want:
+            rec[name] = draw(addresses(want))
+    times = [n for n in ("start", "end") if n in rec]
+    for name in times:
+        if rec[name][1] is None and _is_flow(rec):
+            rec[name] = draw(_int_tokens(F.field(name)))
+    if len(times) == 2:
+        start, end = rec["start"], rec["end"]
+        if None not in (start[1], end[1]) and end[1] < start[1]:
+            rec["start"], rec["end"] = end, start
+
+
+def record_fault(rec: Record) -> tuple[str, str] | None:
+    """The (reason, field) the reader reports for ``rec``, a record whose
+    every token is valid, or None when it is good: an oracle written
+    apart from ``pysilk_ext.vpcparse.screen_batch``."""
+    want = _TYPE_FAMILY.get(rec.get("type", MISSING)[1])
+    for name in _TYPED_ADDRS:
+        addr = rec.get(name, MISSING)[1]
+        if want is not None and addr is not None and addr.version != want:
+            return "wrong-family", name
+    for name in ("start", "end"):
+        if name in rec and rec[name][1] is None and _is_flow(rec):
+            return "missing-time", name
+    start = rec.get("start", MISSING)[1]
+    end = rec.get("end", MISSING)[1]
+    if start is not None and end is not None and end < start:
+        return "end-before-start", "end"
+    return None
 
 
 def render(names: tuple[str, ...], record: Record) -> str:

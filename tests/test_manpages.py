@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 
+from pysilk_ext.vpcparse import Reason
 from tests.conftest import REPO, SCRIPTS, script_main
 
 ITEM_RE = re.compile(r"^=item B<(--[a-z0-9-]+)>", re.MULTILINE)
@@ -53,3 +54,11 @@ def test_podchecker_clean() -> None:
         line for line in result.stderr.splitlines() if "ERROR" in line
     )
     assert 0 == result.returncode
+
+
+def test_every_bad_line_reason_is_documented() -> None:
+    """rwvpc2silk(1) lists every reason a bad line is counted under
+    (Transit Gateway records are counted apart), and nothing else."""
+    pod = (REPO / "man" / "rwvpc2silk.pod").read_text()
+    listed = set(re.findall(r"^=item C<([a-z0-9-]+)>$", pod, re.MULTILINE))
+    assert {str(r) for r in Reason} - {str(Reason.TGW_RECORD)} == listed

@@ -74,9 +74,15 @@ def read_all(
 
 # -- typed sample values per field ---------------------------------------
 def sample_value(name: str, version: int, i: int) -> str:
-    """A valid text value of field ``name`` (varies with ``i``)."""
+    """A valid text value of field ``name`` (varies with ``i``).
+
+    The values of one ``i`` agree with each other: ``type`` names the
+    family of the addresses (or is EFA, which names none).
+    """
     if name == "version":
         return str(version)
+    if name == "type":
+        return "EFA" if i % 3 == 2 else ("IPv4" if i % 2 else "IPv6")
     spec = F.field(name)
     if spec.kind is F.FieldKind.INT:
         if spec.is_time:
@@ -400,6 +406,82 @@ def test_truncated_gzip_through_reader(tmp_path: Path) -> None:
     assert len(recs) > 1000
     written = bad_file.read_text()
     assert written.startswith(f"{path}:{len(recs) + 2}:truncated-gzip:")
+
+
+def _with(line: str, **values: str) -> str:
+    """A _v5_lines line with some fields replaced (``_`` for ``-``)."""
+    tokens = dict(zip(FIELDS_V5, line.split(" "), strict=True))
+    tokens.update({k.replace("_", "-"): v for k, v in values.items()})
+    return " ".join(tokens[name] for name in FIELDS_V5)
+
+
+def test_contradicting_fields_in_every_container(tmp_path: Path) -> None:
+    """Records whose fields contradict each other are bad lines in every
+    container (Parquet rows included), in input order, by reason; the
+    other records are read as before."""
+    lines = _v5_lines(40)
+    t = int(lines[4].split(" ")[FIELDS_V5.index("start")])
+    lines[4] = _with(lines[4], end=str(t - 1))  # end before start
+    lines[7] = _with(lines[7], srcaddr="2001:db8::99")  # type IPv4
+    lines[20] = _with(lines[20], start="-")  # a flow: log-status OK
+    expected = reference_records(
+        [ln for i, ln in enumerate(lines) if i not in (4, 7, 20)], FIELDS_V5
+    )
+    want = [
+        ("end-before-start", "end", f"end: Value '{t - 1}' is before start"),
+        ("wrong-family", "srcaddr", "srcaddr: IPv6 address '2001:db8::99'"),
+        ("missing-time", "start", "start: Missing value '-' in a flow"),
+    ]
+    fmt = " ".join(FIELDS_V5)
+    for name, path in _containers(tmp_path, lines).items():
+        seen: list[Any] = []
+        recs, reader = read_all(
+            [path], log_format=fmt, on_bad_line=seen.append
+        )
+        assert expected == recs, name
+        assert {
+            "end-before-start": 1,
+            "missing-time": 1,
+            "wrong-family": 1,
+        } == dict(reader.stats.bad_by_reason), name
+        assert want == [
+            (b.reason, b.field, b.message[: len(w[2])])
+            for b, w in zip(seen, want, strict=True)
+        ], name
+        if name in ("plain", "gzip", "parquet"):
+            first = 1 if name == "parquet" else 2  # a header line first
+            assert [first + 4, first + 7, first + 20] == [
+                b.lineno for b in seen
+            ], name
+            assert lines[7].encode() == seen[1].text, name
+
+
+def test_screened_bad_lines_are_numbered_across_chunks(
+    tmp_path: Path,
+) -> None:
+    """Chunks counted by the parser (not the reader), parsed in two
+    threads: a screened bad line far into the file keeps its file line
+    number and text in the bad-lines file, and stop_on_error stops
+    there."""
+    lines = _v5_lines(3000)
+    lines[2500] = _with(lines[2500], start="-")
+    path = tmp_path / "big.log"
+    path.write_text("\n".join([" ".join(FIELDS_V5), *lines]) + "\n")
+    bad_file = tmp_path / "bad.txt"
+    recs, reader = read_all(
+        [path], bad_lines_path=bad_file, chunk_size=16384, parse_threads=2
+    )
+    assert 2999 == len(recs)
+    assert f"{path}:2502:missing-time:{lines[2500]}\n" == (
+        bad_file.read_text()
+    )
+    assert {"missing-time": 1} == dict(reader.stats.bad_by_reason)
+    with pytest.raises(VpcParseError) as info:
+        list(VpcReader([path], stop_on_error=True, chunk_size=16384))
+    assert (
+        f"{path}:2502: start: Missing value '-' in a flow record",
+        "missing-time",
+    ) == (str(info.value), info.value.reason)
 
 
 def test_json_bad_message_points_at_its_line(tmp_path: Path) -> None:

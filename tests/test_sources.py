@@ -343,7 +343,9 @@ def test_truncated_gzip_keeps_good_lines(
 
 
 def test_corrupt_gzip_and_trailing_garbage(tmp_path: Path) -> None:
-    """Corrupt deflate data and garbage after a member are damage too."""
+    """Corrupt deflate data is truncated-gzip damage; garbage after the
+    last member has its own reason, trailing-data (it was counted as
+    truncated-gzip, which its message contradicted)."""
     data = v2_text(3000)
     packed = bytearray(gzip.compress(data))
     middle = len(packed) // 2
@@ -356,8 +358,32 @@ def test_corrupt_gzip_and_trailing_garbage(tmp_path: Path) -> None:
     evs = events(path)
     assert data == joined(evs)
     errors = [e for e in evs if isinstance(e, S.ContainerError)]
-    assert ["truncated-gzip"] == [e.reason for e in errors]
+    assert ["trailing-data"] == [e.reason for e in errors]
     assert "Trailing data after the last gzip member" == errors[0].message
+    assert data.count(b"\n") + 1 == errors[0].lineno
+    assert "" == errors[0].text
+
+
+@pytest.mark.parametrize("json", [False, True])
+def test_trailing_data_keeps_a_last_line_without_newline(
+    tmp_path: Path, json: bool
+) -> None:
+    """Garbage after a whole member whose text lacks a final newline: the
+    last line is a whole record and is kept (text and JSON Lines)."""
+    if json:
+        data = b'{"message": "a"}\n{"message": "b"}'
+        want = b"a\nb\n"
+        after = 3  # the line after the two JSON lines
+    else:
+        data = v2_text(3).rstrip(b"\n")
+        want = data + b"\n"
+        after = 5  # the line after the header and three records
+    path = tmp_path / "tail.gz"
+    path.write_bytes(gzip.compress(data) + b"garbage")
+    evs = events(path)
+    assert want == joined(evs)
+    errors = [e for e in evs if isinstance(e, S.ContainerError)]
+    assert [("trailing-data", after)] == [(e.reason, e.lineno) for e in errors]
 
 
 def test_empty_inputs(tmp_path: Path) -> None:

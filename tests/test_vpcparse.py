@@ -22,6 +22,7 @@ from pysilk_ext.vpcparse import (
     Reason,
     addr_column_from_strings,
     iter_records,
+    screen_batch,
     str_column_from_strings,
 )
 from tests import strategies as S
@@ -406,7 +407,7 @@ def test_millisecond_times_are_converted_and_counted() -> None:
     ms = GOOD_V2.replace(
         "1418530010 1418530070", "1418530010123 1418530070999"
     )
-    line3 = GOOD_V2.replace("1418530010", "2147483647")
+    line3 = GOOD_V2.replace("1418530010 1418530070", "2147483647 2147483647")
     result = parse("\n".join([ms, GOOD_V2, line3]))
     recs = values(result)
     assert (1418530010, 1418530070) == (recs[0]["start"], recs[0]["end"])
@@ -939,6 +940,250 @@ def test_simd_and_portable_scanners_agree(
         parser._simd = simd
         results.append(_summary(parser.feed(bytes(data))))
     assert [results[0]] * len(SIMD_LEVELS) == results
+
+
+# ---------------------------------------------------------------------
+# Records whose fields contradict each other (screen_batch)
+# ---------------------------------------------------------------------
+
+V5_NAMES = tuple(V5_HEADER.split(" "))
+
+
+def v5(**values: str) -> str:
+    """V5_EXAMPLES[0] with some fields replaced (``_`` for ``-``)."""
+    tokens = dict(zip(V5_NAMES, V5_EXAMPLES[0].split(" "), strict=True))
+    tokens.update({k.replace("_", "-"): v for k, v in values.items()})
+    return " ".join(tokens[name] for name in V5_NAMES)
+
+
+def faults(result: ParseResult) -> list[tuple[int, str, str | None, str]]:
+    """(line, reason, field, message) of each bad line."""
+    return [(b.lineno, b.reason, b.field, b.message) for b in result.bad]
+
+
+@pytest.mark.parametrize("name", ["pkt-srcaddr", "pkt-dstaddr"])
+def test_nat64_packet_address_is_kept(name: str) -> None:
+    """An IPv4 record whose packet-level endpoint is IPv6 (a NAT64
+    gateway's interface: the original source is the IPv6 client) is
+    good data: kept, with the IPv6 address as written."""
+    line = v5(**{name.replace("-", "_"): "64:ff9b::34c0:a001"})
+    result = parse("\n".join([V5_HEADER, line]) + "\n")
+    assert [] == faults(result)
+    assert [2] == result.batch.lineno.tolist()
+    column = result.batch.columns[name]
+    assert [6] == column.family.tolist()
+    assert (
+        bytes.fromhex("0064ff9b000000000000000034c0a001")
+        == column.addr[0].tobytes()
+    )
+
+
+@pytest.mark.parametrize("name", ["srcaddr", "dstaddr"])
+def test_ipv6_address_in_ipv4_record(name: str) -> None:
+    """type IPv4 with an IPv6 address in the interface's own address
+    fields is a bad line
+    quoting the token as written; the good lines around it are kept.  It
+    was accepted and stored as a ::ffff: mix."""
+    bad = v5(**{name.replace("-", "_"): "2001:DB8::1"})
+    result = parse("\n".join([V5_HEADER, v5(), bad, v5()]) + "\n")
+    assert [
+        (
+            3,
+            "wrong-family",
+            name,
+            f"{name}: IPv6 address '2001:DB8::1' in an IPv4 record",
+        )
+    ] == faults(result)
+    assert bad.encode() == result.bad[0].text
+    assert "2001:DB8::1" == result.bad[0].value
+    assert [2, 4] == result.batch.lineno.tolist()
+    assert "test.log:3: " + result.bad[0].message == str(result.bad[0])
+
+
+def test_ipv4_address_in_ipv6_record() -> None:
+    """type IPv6 with an IPv4 address is the mirror fault; the first
+    address field in the order checked is named."""
+    result = parse("\n".join([V5_HEADER, v5(type="IPv6")]))
+    assert [
+        (
+            2,
+            "wrong-family",
+            "srcaddr",
+            "srcaddr: IPv4 address '52.95.128.179' in an IPv6 record",
+        )
+    ] == faults(result)
+    assert 0 == result.batch.n
+
+
+def test_ipv4_mapped_text_in_ipv4_record_is_ipv6() -> None:
+    """'::ffff:10.0.0.71' is IPv6 text (family 6): wrong in an IPv4
+    record, as AWS writes IPv4 addresses dotted."""
+    result = parse("\n".join([V5_HEADER, v5(dstaddr="::ffff:10.0.0.71")]))
+    assert ["dstaddr: IPv6 address '::ffff:10.0.0.71' in an IPv4 record"] == [
+        b.message for b in result.bad
+    ]
+
+
+def test_family_not_checked_without_a_stated_family() -> None:
+    """EFA records, type '-', and formats without a type field state no
+    family: any address is good there."""
+    lines = [
+        V5_HEADER,
+        v5(type="EFA", srcaddr="2001:db8::1"),
+        v5(type="-", srcaddr="2001:db8::1"),
+    ]
+    result = parse("\n".join(lines))
+    assert ([], 2) == (result.bad, result.batch.n)
+    mixed = GOOD_V2.replace("172.31.16.139", "2001:db8::1")
+    result = parse(mixed)
+    assert ([], 1) == (result.bad, result.batch.n)
+
+
+@pytest.mark.parametrize("name", ["start", "end"])
+def test_missing_time_in_flow_record(name: str) -> None:
+    """A flow record (log-status OK) with start or end '-' is a bad line;
+    it was skipped by rwvpc2silk without naming file or line."""
+    result = parse("\n".join([V5_HEADER, v5(**{name: "-"}), v5()]))
+    assert [
+        (
+            2,
+            "missing-time",
+            name,
+            f"{name}: Missing value '-' in a flow record",
+        )
+    ] == faults(result)
+    assert [3] == result.batch.lineno.tolist()
+
+
+def test_missing_time_without_log_status_field_or_with_dash() -> None:
+    """No log-status field, or log-status '-': every record is a flow."""
+    fmt = LogFormat(("srcaddr", "dstaddr", "start", "end"))
+    result = parse("10.0.0.1 10.0.0.2 - 5\n", fmt)
+    assert [(1, "missing-time", "start")] == [
+        (b.lineno, b.reason, b.field) for b in result.bad
+    ]
+    result = parse(GOOD_V2.replace("1418530070 ACCEPT OK", "- ACCEPT -"))
+    assert [(1, "missing-time", "end")] == [
+        (b.lineno, b.reason, b.field) for b in result.bad
+    ]
+
+
+def test_status_records_may_lack_times() -> None:
+    """NODATA/SKIPDATA records hold '-' in most fields, times included
+    in some logs: they stay records."""
+    nodata = DEFAULT_EXAMPLES[-1].replace("1431280876 1431280934", "- -")
+    skipdata = nodata.replace("NODATA", "SKIPDATA")
+    result = parse("\n".join([nodata, skipdata]))
+    assert ([], 2) == (result.bad, result.batch.n)
+
+
+def test_end_before_start() -> None:
+    """end earlier than start is a bad line quoting both tokens, in a
+    status record too (the window is the record's only content)."""
+    nodata = DEFAULT_EXAMPLES[-1].replace(
+        "1431280876 1431280934", "1431280934 1431280876"
+    )
+    lines = [V5_HEADER, v5(start="1616729349", end="1616729292"), nodata]
+    result = parse("\n".join(lines))
+    message = "end: Value '1616729292' is before start '1616729349'"
+    assert [(2, "end-before-start", "end", message)] == faults(result)[:1]
+    assert (3, "field-count") == (result.bad[1].lineno, result.bad[1].reason)
+    result = parse(nodata)
+    assert [
+        (
+            1,
+            "end-before-start",
+            "end",
+            "end: Value '1431280876' is before start '1431280934'",
+        )
+    ] == faults(result)
+
+
+def test_equal_start_and_end_is_good() -> None:
+    """A one-second flow (start == end) is not 'before'."""
+    result = parse(GOOD_V2.replace("1418530070", "1418530010"))
+    assert ([], 1) == (result.bad, result.batch.n)
+
+
+def test_one_bad_line_per_record_in_line_order() -> None:
+    """A record with several faults is reported once (the address
+    first); the screened lines merge with the tokeniser's bad lines in
+    line order."""
+    lines = [
+        V5_HEADER,
+        v5(srcaddr="::1", start="-"),
+        "garbage",
+        v5(start="9", end="8"),
+        v5(action="MAYBE"),
+        v5(),
+    ]
+    result = parse("\n".join(lines))
+    assert [
+        (2, "wrong-family", "srcaddr"),
+        (3, "field-count", None),
+        (4, "end-before-start", "end"),
+        (5, "bad-enum", "action"),
+    ] == [(b.lineno, b.reason, b.field) for b in result.bad]
+    assert [6] == result.batch.lineno.tolist()
+
+
+def test_screened_tokens_follow_each_header() -> None:
+    """After a header switches formats inside one chunk, a bad line's
+    tokens are read in its own format (as written: milliseconds, an
+    uncompressed IPv6 text); first_lineno numbers the lines."""
+    other = ("start", "end", "srcaddr", "type")
+    lines = [
+        V5_HEADER,
+        v5(start="30", end="20"),
+        " ".join(other),
+        "3000000000000 2000000000000 10.0.0.1 IPv4",
+        "60 70 0:0::1 IPv4",
+    ]
+    result = parse("\r\n".join(lines), first_lineno=10)
+    assert [
+        (11, "end: Value '20' is before start '30'"),
+        (13, "end: Value '2000000000000' is before start '3000000000000'"),
+        (14, "srcaddr: IPv6 address '0:0::1' in an IPv4 record"),
+    ] == [(b.lineno, b.message) for b in result.bad]
+    assert [b"60 70 0:0::1 IPv4"] == [result.bad[-1].text]
+
+
+def test_screen_batch_without_line_text_quotes_parsed_values() -> None:
+    """When the line's text is not at hand (or does not split into the
+    format's fields) the message quotes the parsed values."""
+    batch = parse("\n".join([V5_HEADER, v5(), v5()])).batch
+    batch.columns["type"][0] = F.AddrType.IPV6
+    batch.columns["end"][1] = 1616729291
+    kept, bad = screen_batch(batch, V5_NAMES, lambda linenos: {})
+    assert 0 == kept.n
+    assert [
+        "test.log:2: srcaddr: IPv4 address '52.95.128.179' in an IPv6 record",
+        "test.log:3: end: Value '1616729291' is before start '1616729292'",
+    ] == [str(b) for b in bad]
+    assert [b"", b""] == [b.text for b in bad]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_screen_agrees_with_an_oracle(data: Any) -> None:
+    """Records drawn field by field (types and windows that may
+    disagree): exactly the ones the oracle faults are bad lines, with
+    its reason and field; the others are records."""
+    names = data.draw(S.log_formats(unknown=False))
+    recs = data.draw(
+        st.lists(S.records(names, coherent=False), min_size=1, max_size=8)
+    )
+    text = "\n".join([" ".join(names), *(S.render(names, r) for r in recs)])
+    result = parse(text)
+    expected = [
+        (i + 2, *fault)
+        for i, rec in enumerate(recs)
+        if (fault := S.record_fault(rec)) is not None
+    ]
+    assert expected == [(b.lineno, b.reason, b.field) for b in result.bad]
+    faulted = {line for line, *_ in expected}
+    good = [i + 2 for i in range(len(recs)) if i + 2 not in faulted]
+    assert good == result.batch.lineno.tolist()
 
 
 # ---------------------------------------------------------------------

@@ -776,10 +776,13 @@ def _convert(opts: Options, stack: ExitStack) -> int:
             rstats.files_appended = sink.writer.stats.files_appended
     rstats.seconds = time.monotonic() - started
     if site is None and conv.sensors.created and not opts.dry_run:
+        added = len(conv.sensors.created)
+        what = "1 sensor is" if added == 1 else f"{added} sensors are"
+        whose = "its name" if added == 1 else "their names"
         print_error(
             PROG,
-            f"Warning: {len(conv.sensors.created)} sensors are in no "
-            "silk.conf; use --site-config-file to keep their names",
+            f"Warning: {what} in no silk.conf; use --site-config-file to "
+            f"keep {whose}",
         )
     if opts.stats_path is not None:
         final_site = (

@@ -14,7 +14,11 @@ Per batch (all vectorised):
 
 1. status: NODATA/SKIPDATA rows are counted per interface, never
    converted; rows without addresses or with a bad window are skipped
-   and counted;
+   and counted (the reader already reports a flow whose start/end is
+   ``-`` or whose end is before its start as a bad line, with file and
+   line -- see :func:`pysilk_ext.vpcparse.screen_batch` -- so here that
+   skip only meets batches made otherwise, or formats without
+   ``start``/``end``);
 2. direction: ``flow-direction`` when logged, else inferred
    (:mod:`.direction`); the interface side of every flow (``srcaddr`` on
    egress, ``dstaddr`` on ingress) is learned as an internal address --

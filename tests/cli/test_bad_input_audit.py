@@ -8,6 +8,7 @@ behind, or answered in other words than SiLK's.
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import subprocess
@@ -22,8 +23,10 @@ from pysilk_ext.cli import (
     _app,
     rwsilk2vpc,
     rwvpc2silk,
+    rwvpcmapbuild,
     rwvpcmapcat,
     rwvpcmaplookup,
+    rwvpcstats,
 )
 from pysilk_ext.silkfmt.flowfile import FlowReader
 from tests.cli.convert_support import HEADER, line
@@ -236,3 +239,199 @@ def test_rerun_removes_temporaries_of_a_killed_run(
     capsys.readouterr()
     assert 0 == status
     assert (False, True) == (dead.exists(), live.exists())
+
+
+# -- fields that contradict each other; gzip trailing data ----------------
+
+#: line number -> (reason, message) of the bad lines of ``mixed_log``
+MIXED_BAD = {
+    3: (
+        "wrong-family",
+        "srcaddr: IPv6 address '2001:db8::1' in an IPv4 record",
+    ),
+    4: (
+        "wrong-family",
+        "dstaddr: IPv4 address '198.51.100.7' in an IPv6 record",
+    ),
+    5: ("missing-time", "start: Missing value '-' in a flow record"),
+    6: (
+        "end-before-start",
+        "end: Value '1785542400' is before start '1785542500'",
+    ),
+}
+
+
+@pytest.fixture
+def mixed_log(tmp_path: Path) -> Path:
+    """A v5 log: a good line, the four faults of MIXED_BAD, a NODATA line
+    (times and addresses '-', which is good), a good line."""
+    lines = [
+        HEADER,
+        line(),
+        line(srcaddr="2001:db8::1"),
+        line(type="IPv6", srcaddr="2001:db8::2"),
+        line(start="-"),
+        line(start="1785542500", end="1785542400"),
+        line(
+            log_status="NODATA",
+            start="-",
+            end="-",
+            srcaddr="-",
+            dstaddr="-",
+            action="-",
+        ),
+        line(),
+    ]
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _messages(prog: str, path: Path) -> list[str]:
+    return [f"{prog}: {path}:{n}: {m}" for n, (_, m) in MIXED_BAD.items()]
+
+
+def test_contradicting_fields_are_bad_lines_in_rwvpc2silk(
+    mixed_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An IPv6 address in an IPv4 record (and the reverse), a flow with
+    start '-', end before start: each is a bad line naming file and line
+    (--verbose), in the bad-lines file, and counted by reason; the good
+    lines are written.  The first was written as a ::ffff: address, the
+    others only counted as skipped records, without file or line."""
+    out = tmp_path / "out.rw"
+    bad_file = tmp_path / "bad.txt"
+    status = rwvpc2silk.main(
+        [
+            "--action=all",
+            "--verbose",
+            "--print-statistics=stderr",
+            f"--bad-input-lines={bad_file}",
+            f"--output-path={out}",
+            str(mixed_log),
+        ]
+    )
+    err = capsys.readouterr().err.splitlines()
+    assert 0 == status
+    assert _messages("rwvpc2silk", mixed_log) == [
+        e for e in err if e.startswith(f"rwvpc2silk: {mixed_log}:")
+    ]
+    assert [
+        [str(mixed_log), str(n), reason]
+        for n, (reason, _) in MIXED_BAD.items()
+    ] == [b.split(":")[:3] for b in bad_file.read_text().splitlines()]
+    by_reason = err[err.index("Bad input lines by reason:") + 1 :][:3]
+    assert [
+        ["end-before-start:", "1"],
+        ["missing-time:", "1"],
+        ["wrong-family:", "2"],
+    ] == [row.split() for row in by_reason]
+    with FlowReader(out) as reader:
+        assert 2 == len(reader.read_all())
+
+
+def test_contradicting_fields_are_bad_lines_in_rwvpcstats(
+    mixed_log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rwvpcstats counts the same lines as bad, by reason, and the NODATA
+    line as a status record."""
+    status = rwvpcstats.main(["--verbose", str(mixed_log)])
+    out, err = capsys.readouterr()
+    assert 0 == status
+    assert _messages("rwvpcstats", mixed_log) == err.splitlines()
+    rows = [
+        [cell.strip() for cell in row.split("|")[:-1]]
+        for row in out.splitlines()
+    ]
+    header = rows[0]
+    total = dict(zip(header, rows[1], strict=True))
+    assert ("3", "1", "4") == (total["records"], total["nodata"], total["bad"])
+    reasons = rows[rows.index(["reason", "bad"]) + 1 :]
+    assert [
+        ["end-before-start", "1"],
+        ["missing-time", "1"],
+        ["wrong-family", "2"],
+    ] == reasons[:3]
+
+
+def test_contradicting_fields_are_bad_lines_in_rwvpcmapbuild(
+    mixed_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rwvpcmapbuild reports them too: such a record binds nothing."""
+    status = rwvpcmapbuild.main(
+        [
+            "--verbose",
+            f"--output-path={tmp_path / 'm.vpcmap'}",
+            str(mixed_log),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert 0 == status
+    assert _messages("rwvpcmapbuild", mixed_log) == err.splitlines()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_windows_are_named_with_workers(
+    mixed_log: Path,
+    tmp_path: Path,
+    workers: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With --workers the bad lines come back from the worker processes:
+    the same messages in input order, the same bad-lines file, the same
+    counts as one process."""
+    second = tmp_path / "second.log"
+    second.write_bytes(mixed_log.read_bytes())
+    bad_file = tmp_path / "bad.txt"
+    status = rwvpc2silk.main(
+        [
+            "--action=all",
+            "--verbose",
+            f"--workers={workers}",
+            f"--bad-input-lines={bad_file}",
+            "--no-progress",
+            "--print-statistics=stderr",
+            f"--root-directory={tmp_path / 'repo'}",
+            str(mixed_log),
+            str(second),
+        ]
+    )
+    err = capsys.readouterr().err.splitlines()
+    assert 0 == status
+    expected = _messages("rwvpc2silk", mixed_log) + _messages(
+        "rwvpc2silk", second
+    )
+    assert expected == [e for e in err if ".log:" in e]
+    written = [b.split(":")[:3] for b in bad_file.read_text().splitlines()]
+    assert [
+        [str(path), str(n), reason]
+        for path in (mixed_log, second)
+        for n, (reason, _) in MIXED_BAD.items()
+    ] == written
+    by_reason = err[err.index("Bad input lines by reason:") + 1 :][:3]
+    assert [
+        ["end-before-start:", "2"],
+        ["missing-time:", "2"],
+        ["wrong-family:", "4"],
+    ] == [row.split() for row in by_reason]
+
+
+def test_trailing_gzip_data_has_its_own_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes after the last gzip member are counted as trailing-data (it
+    was truncated-gzip, against its own message), and the last record,
+    whole but without a newline, is kept (it was lost)."""
+    path = tmp_path / "tail.log.gz"
+    text = "\n".join([HEADER, line(), line()])
+    path.write_bytes(gzip.compress(text.encode()) + b"not gzip")
+    status = rwvpcstats.main(["--verbose", str(path)])
+    out, err = capsys.readouterr()
+    assert 0 == status
+    assert (
+        f"rwvpcstats: {path}:4: Trailing data after the last gzip member\n"
+    ) == err
+    rows = [[c.strip() for c in r.split("|")[:-1]] for r in out.splitlines()]
+    total = dict(zip(rows[0], rows[1], strict=True))
+    assert ("2", "1") == (total["records"], total["bad"])
+    assert ["trailing-data", "1"] == rows[rows.index(["reason", "bad"]) + 1]

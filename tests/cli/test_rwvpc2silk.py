@@ -44,6 +44,7 @@ from tests.cli.convert_support import (
     ENI_A,
     ENI_B,
     ENI_C,
+    HEADER,
     SAMPLES,
     SITE_CONF,
     SMALL,
@@ -617,6 +618,23 @@ def test_sensors_need_a_site_file_to_keep_names(
     assert (
         "rwvpc2silk: Warning: 2 sensors are in no silk.conf; use "
         "--site-config-file to keep their names\n"
+    ) == err
+
+
+def test_one_sensor_warning_is_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One new sensor without a silk.conf: '1 sensor is ... its name'
+    (it said '1 sensors are ... their names')."""
+    log = tmp_path / "one.log"
+    log.write_text(f"{HEADER}\n{line()}\n")
+    status, _, err = run(
+        [f"--output-path={tmp_path / 'o.rw'}", str(log)], capsys
+    )
+    assert 0 == status
+    assert (
+        "rwvpc2silk: Warning: 1 sensor is in no silk.conf; use "
+        "--site-config-file to keep its name\n"
     ) == err
 
 
