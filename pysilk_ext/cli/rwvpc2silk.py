@@ -394,6 +394,17 @@ def options_from(ns: argparse.Namespace, argv: Sequence[str]) -> Options:
             "May not use --output-path when --root-directory is specified"
         )
     if ns.root_directory is not None:
+        # created when missing (a first run needs no set-up); SiLK's words
+        # for an unusable value
+        if not ns.root_directory:
+            raise UsageError(
+                "Invalid root-directory: The directory name is empty"
+            )
+        root = Path(ns.root_directory)
+        if root.exists() and not root.is_dir():
+            raise UsageError(
+                f"Invalid root-directory: Not a directory '{root}'"
+            )
         for switch in ("note_add", "note_file_add"):
             if getattr(ns, switch):
                 name = switch.replace("_", "-")

@@ -153,6 +153,47 @@ def test_config_file_that_is_not_text(
     ) == err
 
 
+def test_root_directory_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--root-directory naming a regular file is a usage error in SiLK's
+    words; it was "Cannot read ledger '.../.rwvpc2silk-ledger'"."""
+    root = tmp_path / "repo"
+    root.write_bytes(b"not a directory")
+    status = rwvpc2silk.main([f"--root-directory={root}", str(SEED_LOG)])
+    out, err = capsys.readouterr()
+    assert (1, "") == (status, out)
+    assert (
+        f"rwvpc2silk: Invalid root-directory: Not a directory '{root}'\n"
+        "Use 'rwvpc2silk --help' for usage\n"
+    ) == err
+    assert b"not a directory" == root.read_bytes()
+
+
+def test_missing_root_directory_is_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A root that does not exist yet is created with its silk.conf (a
+    first conversion needs no set-up)."""
+    root = tmp_path / "new" / "repo"
+    status = rwvpc2silk.main(
+        ["--action=all", f"--root-directory={root}", str(SEED_LOG)]
+    )
+    capsys.readouterr()
+    assert 0 == status
+    assert (root / "silk.conf").is_file()
+    hourly = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and p.parent != root
+    ]
+    records = 0
+    for path in hourly:
+        with FlowReader(path) as reader:
+            records += len(reader.read_all())
+    assert SEED_RECORDS == records
+
+
 def test_time_past_2106_is_a_bad_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
