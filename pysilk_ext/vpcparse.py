@@ -61,9 +61,9 @@ class Reason(StrEnum):
     rwvpc2silk(1) describes each).  The C tokeniser finds the token
     faults; :func:`screen_batch` the records whose valid fields
     contradict each other (``wrong-family``, ``missing-time``,
-    ``end-before-start``); :mod:`pysilk_ext.sources` the container
-    damage (``truncated-gzip``, ``trailing-data``, ``bad-json``,
-    ``bad-parquet``).
+    ``missing-address``, ``end-before-start``);
+    :mod:`pysilk_ext.sources` the container damage (``truncated-gzip``,
+    ``trailing-data``, ``bad-json``, ``bad-parquet``).
     """
 
     FIELD_COUNT = "field-count"
@@ -80,6 +80,7 @@ class Reason(StrEnum):
     TGW_RECORD = "tgw-record"
     WRONG_FAMILY = "wrong-family"
     MISSING_TIME = "missing-time"
+    MISSING_ADDRESS = "missing-address"
     END_BEFORE_START = "end-before-start"
     TRUNCATED_GZIP = "truncated-gzip"
     TRAILING_DATA = "trailing-data"
@@ -257,6 +258,7 @@ _REASON_TEXT: dict[str, str] = {
     Reason.TGW_RECORD: "Transit Gateway flow log record, not a VPC record",
     Reason.WRONG_FAMILY: "Address family differs from the record's type",
     Reason.MISSING_TIME: "Missing start or end time in a flow record",
+    Reason.MISSING_ADDRESS: "Missing address in a flow record",
     Reason.END_BEFORE_START: "End time is before start time",
     Reason.TRUNCATED_GZIP: "Compressed input is truncated",
     Reason.TRAILING_DATA: "Trailing data after the compressed input",
@@ -985,14 +987,17 @@ def screen_batch(
     takes it; what is wrong is how two fields relate, which is cheaper
     to check on whole columns here than token by token in C:
 
-    * ``wrong-family``: ``type`` is ``IPv4`` but ``srcaddr``,
-      ``dstaddr``, ``pkt-srcaddr`` or ``pkt-dstaddr`` holds an IPv6
-      address, or the reverse (SiLK would get an IPv4-mapped ``::ffff:``
-      address mixed into IPv4 data).  ``type`` ``-`` or ``EFA``, and
-      logs without a ``type`` field, are not checked.
+    * ``wrong-family``: ``type`` is ``IPv4`` but ``srcaddr`` or
+      ``dstaddr`` holds an IPv6 address, or the reverse (SiLK would get
+      an IPv4-mapped ``::ffff:`` address mixed into IPv4 data).  ``type``
+      ``-`` or ``EFA``, and logs without a ``type`` field, are not
+      checked; nor are ``pkt-srcaddr``/``pkt-dstaddr`` (NAT64).
     * ``missing-time``: a flow record (``log-status`` OK, ``-`` or not
       logged) whose ``start`` or ``end`` is ``-``.  NODATA and SKIPDATA
       records legitimately hold ``-`` in most fields: not flagged.
+    * ``missing-address``: a record whose ``log-status`` is ``OK``
+      (stated, not assumed: without it a NODATA record looks alike) and
+      whose ``srcaddr`` or ``dstaddr`` is ``-``.
     * ``end-before-start``: ``end`` earlier than ``start``, in any
       record.
 
@@ -1028,7 +1033,7 @@ def screen_batch(
                 f"{name}: {_FAMILY_NAME[family]} address '{value}' in an "
                 f"{_FAMILY_NAME[wanted]} record"
             )
-        elif reason is Reason.MISSING_TIME:
+        elif reason in (Reason.MISSING_TIME, Reason.MISSING_ADDRESS):
             message = f"{name}: Missing value '{value}' in a flow record"
         else:
             start = _token(batch, fields, tokens, "start", row)
@@ -1080,6 +1085,16 @@ def _record_faults(batch: FlowBatch) -> dict[int, tuple[Reason, str]]:
                 Reason.MISSING_TIME,
                 name,
             )
+    if status is not None:
+        stated_ok = status == F.LogStatus.OK
+        for name in ("srcaddr", "dstaddr"):
+            col = cols.get(name)
+            if col is not None:
+                flag(
+                    stated_ok & (col.family == 0),
+                    Reason.MISSING_ADDRESS,
+                    name,
+                )
     if start is not None and end is not None:
         flag((end < start) & (end >= 0), Reason.END_BEFORE_START, "end")
     return found

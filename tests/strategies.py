@@ -155,6 +155,10 @@ def _is_flow(rec: Record) -> bool:
     return rec.get("log-status", MISSING)[1] in (None, F.LogStatus.OK)
 
 
+def _stated_ok(rec: Record) -> bool:
+    return rec.get("log-status", MISSING)[1] == F.LogStatus.OK
+
+
 def _make_coherent(draw: st.DrawFn, rec: Record) -> None:
     """Redraw what :func:`record_fault` would call a fault."""
     want = _TYPE_FAMILY.get(rec.get("type", MISSING)[1])
@@ -162,6 +166,8 @@ def _make_coherent(draw: st.DrawFn, rec: Record) -> None:
         addr = rec.get(name, MISSING)[1]
         if want is not None and addr is not None and addr.version != want:
             rec[name] = draw(addresses(want))
+        if name in rec and addr is None and _stated_ok(rec):
+            rec[name] = draw(addresses(want or 4))
     times = [n for n in ("start", "end") if n in rec]
     for name in times:
         if rec[name][1] is None and _is_flow(rec):
@@ -184,6 +190,9 @@ def record_fault(rec: Record) -> tuple[str, str] | None:
     for name in ("start", "end"):
         if name in rec and rec[name][1] is None and _is_flow(rec):
             return "missing-time", name
+    for name in ("srcaddr", "dstaddr"):
+        if name in rec and rec[name][1] is None and _stated_ok(rec):
+            return "missing-address", name
     start = rec.get("start", MISSING)[1]
     end = rec.get("end", MISSING)[1]
     if start is not None and end is not None and end < start:

@@ -1055,6 +1055,34 @@ def test_missing_time_in_flow_record(name: str) -> None:
     assert [3] == result.batch.lineno.tolist()
 
 
+@pytest.mark.parametrize("name", ["srcaddr", "dstaddr"])
+def test_missing_address_in_ok_record(name: str) -> None:
+    """A record stated OK with srcaddr or dstaddr '-' is a bad line; it
+    was skipped by rwvpc2silk as "no addresses" without file or line."""
+    result = parse("\n".join([V5_HEADER, v5(), v5(**{name: "-"})]))
+    assert [
+        (
+            3,
+            "missing-address",
+            name,
+            f"{name}: Missing value '-' in a flow record",
+        )
+    ] == faults(result)
+    assert [2] == result.batch.lineno.tolist()
+
+
+def test_missing_address_needs_a_stated_ok() -> None:
+    """Without a log-status field, or with NODATA, '-' addresses are not
+    a fault: such a line may be a NODATA record."""
+    fmt = LogFormat(("srcaddr", "dstaddr", "start", "end"))
+    result = parse("- - 5 6\n", fmt)
+    assert ([], 1) == (faults(result), result.batch.n)
+    nodata = DEFAULT_EXAMPLES[-1]
+    assert "NODATA" in nodata
+    result = parse(nodata)
+    assert ([], 1) == (faults(result), result.batch.n)
+
+
 def test_missing_time_without_log_status_field_or_with_dash() -> None:
     """No log-status field, or log-status '-': every record is a flow."""
     fmt = LogFormat(("srcaddr", "dstaddr", "start", "end"))
