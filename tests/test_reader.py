@@ -654,8 +654,29 @@ def _format_and_rows(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
                 row.append(draw(st.sampled_from(F.ENUM_TEXT[spec.enum])))
             else:
                 row.append(draw(_KINDS["str"]))
+        _agree(draw, fields, row)
         rows.append(row)
     return fields, rows
+
+
+def _agree(draw: st.DrawFn, fields: list[str], row: list[str]) -> None:
+    """Make ``row`` a record the reader keeps: srcaddr/dstaddr in the
+    family ``type`` names, and present when ``log-status`` says OK
+    (otherwise it is a ``wrong-family``/``missing-address`` bad line,
+    which tests of their own cover)."""
+    values = dict(zip(fields, row, strict=True))
+    family = {"IPv4": 4, "IPv6": 6}.get(values.get("type", "-"))
+    stated_ok = values.get("log-status") == "OK"
+    for name in ("srcaddr", "dstaddr"):
+        if name not in values:
+            continue
+        text = values[name]
+        if text == "-":
+            wrong = stated_ok
+        else:
+            wrong = family not in (None, ipaddress.ip_address(text).version)
+        if wrong:
+            row[fields.index(name)] = str(draw(st.ip_addresses(v=family or 4)))
 
 
 @settings(
