@@ -7,7 +7,10 @@
 * :class:`RepositorySink` -- the repository: records gathered in drains
   of :data:`DRAIN_RECORDS`, each drain committed (one commit per hourly
   file, :data:`COMMIT_WORKERS` files at a time) by a :class:`Committer`
-  thread while the next one is gathered, and the ledger's transactions
+  thread while the next one is gathered -- except the files the drain's
+  last batch wrote to, which are still filling and wait for the next
+  drain (:func:`split_open_files`: on 2.4 M generated records, 82 appends
+  instead of 579 and 8% less time) -- and the ledger's transactions
   ending at input boundaries every :data:`CHECKPOINT_RECORDS` records or
   :data:`CHECKPOINT_SECONDS`;
 * :class:`Progress` -- a one-line display on a terminal;
@@ -33,9 +36,10 @@ own .log.gz take 22.7 B; each step adds to the one before):
 Deflate cannot go much further on fixed-width records: xz reaches
 10.7 B on the same files (not a method SiLK reads).
 
-Memory is bounded by two drains of records (the one being committed and
-the one being gathered) and the reader's read-ahead, whatever the size
-of the input.  The drain being committed lives in two arrays that the
+Memory is bounded by two drains of records (the one being committed,
+with at most half a drain kept back from the one before, and the one
+being gathered) and the reader's read-ahead, whatever the size of the
+input.  The drain being committed lives in two arrays that the
 commit thread keeps from drain to drain (the gathered rows, the same rows
 in file order): reused memory costs no page faults, where a fresh 23 MB
 array per step had the kernel zero it first.
@@ -90,6 +94,7 @@ __all__ = [
     "block_size_for_method",
     "bound_heap",
     "record_order",
+    "split_open_files",
 ]
 
 #: A transaction (see the ledger) ends at the first input boundary after
@@ -318,6 +323,9 @@ class RepositorySink:
         # the commit thread's two drain-sized arrays (the gathered rows,
         # the same rows in file order), kept from drain to drain
         self._spare: dict[str, np.ndarray] = {}
+        # the newest hour's records, kept by the commit thread from one
+        # drain to the next (see drain)
+        self._carry: list[np.ndarray] = []
 
     def write(self, recs: np.ndarray) -> None:
         """Queue records; every DRAIN_RECORDS they go to the files."""
@@ -325,16 +333,24 @@ class RepositorySink:
         self.buffered += len(recs)
         self.records_since += len(recs)
         if self.buffered >= DRAIN_RECORDS:
-            self.drain()
+            self.drain(final=False)
 
-    def drain(self) -> None:
+    def drain(self, *, final: bool = True) -> None:
         """Commit the queued records: each hourly file changes once.
 
         Many batches at once cost one commit (copy, fsync, rename) per
         hourly file per drain; batch by batch, every batch would commit
-        every file it touches.
+        every file it touches.  A drain that is not ``final`` keeps the
+        records of the hourly files its last batch wrote to for the next
+        one (see :func:`split_open_files`): inputs come flow log by flow
+        log in time order, so those files are still filling, and
+        committing them now would make the next drain append to them -- a
+        copy of each file, and on ext4 without a journal a freed inode
+        that slows down every later file creation.  ``final`` drains
+        (checkpoints, the end) commit everything, so that the ledger only
+        ever lists inputs whose records are all in files.
         """
-        if not self.buffer:
+        if not self.buffer and not final:
             return
         batches = self.buffer
         self.buffer = []
@@ -345,12 +361,19 @@ class RepositorySink:
             self.site_stale = False
         writer = self.writer
         spare = self._spare
+        carry = self._carry
 
         def commit() -> None:
             # in the commit thread, one drain at a time: the batches are
             # freed once gathered, and the two arrays are reused by the
-            # next drain (no fresh pages for the kernel to zero)
+            # next drain (no fresh pages for the kernel to zero); the
+            # carried records (only ever touched here) go first
+            last = len(batches[-1]) if batches else 0
+            batches[:0] = carry
+            carry.clear()
             total = sum(len(b) for b in batches)
+            if not total:
+                return
             rows = _room(spare, "rows", total)
             # copied as opaque 88-byte items: a structured concatenation
             # copies field by field, some fifteen times slower
@@ -358,6 +381,12 @@ class RepositorySink:
                 [b.view(_RECORD) for b in batches], out=rows.view(_RECORD)
             )
             batches.clear()
+            if not final:
+                rows, kept = split_open_files(rows, last)
+                if len(kept):
+                    carry.append(kept)
+                    if not len(rows):
+                        return
             groups = writer.group_rows(
                 rows, record_order(rows), out=_room(spare, "sorted", total)
             )
@@ -403,12 +432,38 @@ class RepositorySink:
         self.buffer = []
         with contextlib.suppress(BaseException):
             self.committer.finish()  # its error is the one being handled
+        self._carry.clear()  # never committed: nothing to undo
         self.writer.abort()
         self.ledger.abort()
 
     def bytes_stored(self) -> int:
         """Bytes added to the hourly files."""
         return self.writer.stats.bytes_written
+
+
+def split_open_files(
+    rows: np.ndarray, last: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split rows into (those to commit now, a copy of those kept back).
+
+    Kept back: the records of every hourly file (flowtype, sensor, hour
+    of sTime) that the ``last`` rows -- the drain's last batch -- write
+    to, when they are at most half a drain and not all of the rows, so
+    that memory stays bounded and every drain commits something;
+    otherwise nothing.
+    """
+    if not len(rows) or not last:
+        return rows, rows[:0]
+    keys = (
+        (rows["flowtype"].astype(np.uint64) << np.uint64(56))
+        | (rows["sensor"].astype(np.uint64) << np.uint64(40))
+        | (rows["stime"] // HOUR_MS).astype(np.uint64)
+    )
+    still_open = np.isin(keys, np.unique(keys[-last:]))
+    kept = int(np.count_nonzero(still_open))
+    if kept == len(rows) or kept > DRAIN_RECORDS // 2:
+        return rows, rows[:0]
+    return rows[~still_open], rows[still_open]
 
 
 def _room(spare: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
