@@ -9,7 +9,7 @@
   file, :data:`COMMIT_WORKERS` files at a time) by a :class:`Committer`
   thread while the next one is gathered -- except the files the drain's
   last batch wrote to, which are still filling and wait for the next
-  drain (:func:`split_open_files`: on 2.4 M generated records, 82 appends
+  drain (:func:`keep_open_files`: on 2.4 M generated records, 82 appends
   instead of 579 and 8% less time) -- and the ledger's transactions
   ending at input boundaries every :data:`CHECKPOINT_RECORDS` records or
   :data:`CHECKPOINT_SECONDS`;
@@ -72,7 +72,11 @@ import numpy as np
 
 from pysilk_ext.convert.ledger import Ledger
 from pysilk_ext.errors import ConvertError
-from pysilk_ext.silkfmt.appender import AUTO_FORMAT, RepositoryWriter
+from pysilk_ext.silkfmt.appender import (
+    AUTO_FORMAT,
+    RepositoryWriter,
+    RowGroups,
+)
 from pysilk_ext.silkfmt.compression import MAX_BLOCK_LENGTH
 from pysilk_ext.silkfmt.flowfile import FlowWriter
 from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE
@@ -93,8 +97,9 @@ __all__ = [
     "address_order",
     "block_size_for_method",
     "bound_heap",
+    "keep_open_files",
+    "open_files",
     "record_order",
-    "split_open_files",
 ]
 
 #: A transaction (see the ledger) ends at the first input boundary after
@@ -326,13 +331,16 @@ class RepositorySink:
         # the newest hour's records, kept by the commit thread from one
         # drain to the next (see drain)
         self._carry: list[np.ndarray] = []
+        self._carried = 0  # their number (written by the commit thread)
 
     def write(self, recs: np.ndarray) -> None:
         """Queue records; every DRAIN_RECORDS they go to the files."""
         self.buffer.append(recs)
         self.buffered += len(recs)
         self.records_since += len(recs)
-        if self.buffered >= DRAIN_RECORDS:
+        # the records kept back count towards the drain: it stays in the
+        # commit thread's two drain-sized arrays
+        if self.buffered + self._carried >= DRAIN_RECORDS:
             self.drain(final=False)
 
     def drain(self, *, final: bool = True) -> None:
@@ -342,7 +350,7 @@ class RepositorySink:
         hourly file per drain; batch by batch, every batch would commit
         every file it touches.  A drain that is not ``final`` keeps the
         records of the hourly files its last batch wrote to for the next
-        one (see :func:`split_open_files`): inputs come flow log by flow
+        one (see :func:`keep_open_files`): inputs come flow log by flow
         log in time order, so those files are still filling, and
         committing them now would make the next drain append to them -- a
         copy of each file, and on ext4 without a journal a freed inode
@@ -381,16 +389,17 @@ class RepositorySink:
                 [b.view(_RECORD) for b in batches], out=rows.view(_RECORD)
             )
             batches.clear()
-            if not final:
-                rows, kept = split_open_files(rows, last)
-                if len(kept):
-                    carry.append(kept)
-                    if not len(rows):
-                        return
+            # the files the last batch wrote to are still filling
+            still_open = set() if final else open_files(rows[total - last :])
             groups = writer.group_rows(
                 rows, record_order(rows), out=_room(spare, "sorted", total)
             )
             del rows
+            if still_open:
+                kept = keep_open_files(groups, still_open)
+                if len(kept):
+                    carry.append(kept)
+            self._carried = sum(len(c) for c in carry)
             writer.commit_groups(groups)
 
         self.committer.submit(commit)
@@ -441,29 +450,45 @@ class RepositorySink:
         return self.writer.stats.bytes_written
 
 
-def split_open_files(
-    rows: np.ndarray, last: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split rows into (those to commit now, a copy of those kept back).
-
-    Kept back: the records of every hourly file (flowtype, sensor, hour
-    of sTime) that the ``last`` rows -- the drain's last batch -- write
-    to, when they are at most half a drain and not all of the rows, so
-    that memory stays bounded and every drain commits something;
-    otherwise nothing.
-    """
-    if not len(rows) or not last:
-        return rows, rows[:0]
-    keys = (
-        (rows["flowtype"].astype(np.uint64) << np.uint64(56))
-        | (rows["sensor"].astype(np.uint64) << np.uint64(40))
-        | (rows["stime"] // HOUR_MS).astype(np.uint64)
+def open_files(rows: np.ndarray) -> set[tuple[int, int, int]]:
+    """The hourly files ``rows`` write to, as the (flowtype, sensor, hour
+    start ms) keys of :meth:`RepositoryWriter.group_rows`."""
+    if not len(rows):
+        return set()
+    hour = rows["stime"] // HOUR_MS * HOUR_MS
+    keys = np.unique(
+        np.stack(
+            [
+                rows["flowtype"].astype(np.int64),
+                rows["sensor"].astype(np.int64),
+                hour.astype(np.int64),
+            ],
+            axis=1,
+        ),
+        axis=0,
     )
-    still_open = np.isin(keys, np.unique(keys[-last:]))
-    kept = int(np.count_nonzero(still_open))
-    if kept == len(rows) or kept > DRAIN_RECORDS // 2:
-        return rows, rows[:0]
-    return rows[~still_open], rows[still_open]
+    return {(int(f), int(s), int(h)) for f, s, h in keys.tolist()}
+
+
+def keep_open_files(
+    groups: RowGroups, still_open: set[tuple[int, int, int]]
+) -> np.ndarray:
+    """Take the groups of files ``still_open`` out of ``groups``; return a
+    copy of their rows (the groups are views of a reused array).
+
+    Nothing is taken when they hold more than half a drain or every row
+    of the drain: memory stays bounded and every drain commits
+    something.
+    """
+    kept = [part for key, part in groups.parts if key in still_open]
+    count = sum(len(part) for part in kept)
+    total = sum(len(part) for _, part in groups.parts)
+    if not count or count == total or count > DRAIN_RECORDS // 2:
+        return np.empty(0, FLOW_DTYPE)
+    groups.parts = [
+        (key, part) for key, part in groups.parts if key not in still_open
+    ]
+    return np.concatenate(kept)
 
 
 def _room(spare: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:

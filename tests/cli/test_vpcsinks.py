@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pysilk_ext.cli import _vpcsinks, rwvpc2silk
-from pysilk_ext.cli._vpcsinks import split_open_files
+from pysilk_ext.cli._vpcsinks import keep_open_files, open_files
+from pysilk_ext.silkfmt.appender import RowGroups, _group_by_key
 from pysilk_ext.silkfmt.flowfile import FlowReader
 from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE
 from pysilk_ext.silkfmt.repository import HOUR_MS
@@ -30,6 +31,23 @@ def rows_of(*files: tuple[int, int, int]) -> np.ndarray:
     return rows
 
 
+def groups_of(rows: np.ndarray) -> RowGroups:
+    """The rows split by hourly file, as the repository writer does."""
+    return RowGroups(list(_group_by_key(rows)))
+
+
+def sports(groups: RowGroups) -> list[int]:
+    """The rows' ``sport`` values, group by group."""
+    return [int(p) for _, part in groups.parts for p in part["sport"]]
+
+
+def test_open_files_are_the_group_keys_of_the_rows() -> None:
+    """The files of some rows, keyed as group_rows keys its groups."""
+    rows = rows_of((0, 1, 0), (1, 2, 3), (0, 1, 0))
+    assert {(0, 1, H0), (1, 2, H0 + 3 * HOUR_MS)} == open_files(rows)
+    assert set() == open_files(rows[:0])
+
+
 def test_files_of_the_last_batch_are_kept_back() -> None:
     """Every row of a file the last batch writes to waits for the next
     drain, wherever it is in the drain; the other files go now."""
@@ -41,20 +59,20 @@ def test_files_of_the_last_batch_are_kept_back() -> None:
         (0, 2, 0),  # 4: file B, in the last batch
         (0, 1, 1),  # 5: file C, in the last batch
     )
-    now, kept = split_open_files(rows, last=2)
-    assert [0, 3] == now["sport"].tolist()
-    assert [1, 2, 4, 5] == kept["sport"].tolist()
+    groups = groups_of(rows)
+    kept = keep_open_files(groups, open_files(rows[-2:]))
+    assert [0, 3] == sports(groups)
+    # file by file in group order (flowtype, sensor, hour): C, then B
+    assert [2, 5, 1, 4] == kept["sport"].tolist()
 
 
 def test_nothing_kept_when_everything_is_still_filling() -> None:
     """A drain whose every file is in the last batch commits them all
-    (every drain commits something), as does a drain without rows."""
+    (every drain commits something)."""
     rows = rows_of((0, 1, 0), (0, 1, 0), (0, 1, 0))
-    now, kept = split_open_files(rows, last=1)
-    assert ([0, 1, 2], []) == (now["sport"].tolist(), kept["sport"].tolist())
-    empty = rows[:0]
-    now, kept = split_open_files(empty, last=0)
-    assert (0, 0) == (len(now), len(kept))
+    groups = groups_of(rows)
+    kept = keep_open_files(groups, open_files(rows[-1:]))
+    assert ([0, 1, 2], []) == (sports(groups), kept["sport"].tolist())
 
 
 def test_nothing_kept_beyond_half_a_drain(
@@ -64,13 +82,12 @@ def test_nothing_kept_beyond_half_a_drain(
     are committed now."""
     monkeypatch.setattr(_vpcsinks, "DRAIN_RECORDS", 4)
     rows = rows_of((0, 1, 0), (0, 2, 0), (0, 2, 0), (0, 2, 0))
-    now, kept = split_open_files(rows, last=1)
-    assert ([0, 1, 2, 3], []) == (
-        now["sport"].tolist(),
-        kept["sport"].tolist(),
-    )
-    now, kept = split_open_files(rows[:3], last=1)
-    assert ([0], [1, 2]) == (now["sport"].tolist(), kept["sport"].tolist())
+    groups = groups_of(rows)
+    kept = keep_open_files(groups, open_files(rows[-1:]))
+    assert ([0, 1, 2, 3], []) == (sports(groups), kept["sport"].tolist())
+    groups = groups_of(rows[:3])
+    kept = keep_open_files(groups, open_files(rows[2:3]))
+    assert ([0], [1, 2]) == (sports(groups), kept["sport"].tolist())
 
 
 def _convert(
@@ -131,9 +148,7 @@ def test_drains_keep_filling_files_back(
     whole, whole_records = _convert(tmp_path / "one-drain", logs, capsys)
     monkeypatch.setattr(_vpcsinks, "DRAIN_RECORDS", 8000)
     kept, kept_records = _convert(tmp_path / "kept", logs, capsys)
-    monkeypatch.setattr(
-        _vpcsinks, "split_open_files", lambda rows, last: (rows, rows[:0])
-    )
+    monkeypatch.setattr(_vpcsinks, "open_files", lambda rows: set())
     eager, eager_records = _convert(tmp_path / "eager", logs, capsys)
     assert whole_records == kept_records == eager_records
     created = "Hourly files created"
