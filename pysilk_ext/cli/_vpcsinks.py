@@ -9,7 +9,7 @@
   file, :data:`COMMIT_WORKERS` files at a time) by a :class:`Committer`
   thread while the next one is gathered -- except the files the drain's
   last batch wrote to, which are still filling and wait for the next
-  drain (:func:`keep_open_files`: on 2.4 M generated records, 82 appends
+  drain (:func:`split_open_files`: on 2.4 M generated records, 92 appends
   instead of 579 and 8% less time) -- and the ledger's transactions
   ending at input boundaries every :data:`CHECKPOINT_RECORDS` records or
   :data:`CHECKPOINT_SECONDS`;
@@ -72,11 +72,7 @@ import numpy as np
 
 from pysilk_ext.convert.ledger import Ledger
 from pysilk_ext.errors import ConvertError
-from pysilk_ext.silkfmt.appender import (
-    AUTO_FORMAT,
-    RepositoryWriter,
-    RowGroups,
-)
+from pysilk_ext.silkfmt.appender import AUTO_FORMAT, RepositoryWriter
 from pysilk_ext.silkfmt.compression import MAX_BLOCK_LENGTH
 from pysilk_ext.silkfmt.flowfile import FlowWriter
 from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE
@@ -97,9 +93,9 @@ __all__ = [
     "address_order",
     "block_size_for_method",
     "bound_heap",
-    "keep_open_files",
-    "open_files",
+    "file_keys",
     "record_order",
+    "split_open_files",
 ]
 
 #: A transaction (see the ledger) ends at the first input boundary after
@@ -328,19 +324,13 @@ class RepositorySink:
         # the commit thread's two drain-sized arrays (the gathered rows,
         # the same rows in file order), kept from drain to drain
         self._spare: dict[str, np.ndarray] = {}
-        # the newest hour's records, kept by the commit thread from one
-        # drain to the next (see drain)
-        self._carry: list[np.ndarray] = []
-        self._carried = 0  # their number (written by the commit thread)
 
     def write(self, recs: np.ndarray) -> None:
         """Queue records; every DRAIN_RECORDS they go to the files."""
         self.buffer.append(recs)
         self.buffered += len(recs)
         self.records_since += len(recs)
-        # the records kept back count towards the drain: it stays in the
-        # commit thread's two drain-sized arrays
-        if self.buffered + self._carried >= DRAIN_RECORDS:
+        if self.buffered >= DRAIN_RECORDS:
             self.drain(final=False)
 
     def drain(self, *, final: bool = True) -> None:
@@ -349,57 +339,61 @@ class RepositorySink:
         Many batches at once cost one commit (copy, fsync, rename) per
         hourly file per drain; batch by batch, every batch would commit
         every file it touches.  A drain that is not ``final`` keeps the
-        records of the hourly files its last batch wrote to for the next
-        one (see :func:`keep_open_files`): inputs come flow log by flow
-        log in time order, so those files are still filling, and
+        records of the hourly files its last batch wrote to queued for
+        the next one (see :func:`split_open_files`): inputs come flow log
+        by flow log in time order, so those files are still filling, and
         committing them now would make the next drain append to them -- a
         copy of each file, and on ext4 without a journal a freed inode
-        that slows down every later file creation.  ``final`` drains
+        that slows down every later file creation.  The split depends on
+        the records and batches only (not on timing), so one process and
+        the parent of ``--workers`` make the same files.  ``final`` drains
         (checkpoints, the end) commit everything, so that the ledger only
         ever lists inputs whose records are all in files.
         """
-        if not self.buffer and not final:
+        if not self.buffer:
             return
         batches = self.buffer
         self.buffer = []
         self.buffered = 0
+        masks: list[np.ndarray | None] = [None] * len(batches)
+        if not final:
+            kept, masks = split_open_files(batches)
+            self.buffer = kept
+            self.buffered = sum(len(b) for b in kept)
         if self.site_stale and self.site_path is not None:
             # a superset of the old site: safe to swap under a commit
             self.writer.site = load_siteconf(self.site_path)
             self.site_stale = False
         writer = self.writer
         spare = self._spare
-        carry = self._carry
 
         def commit() -> None:
             # in the commit thread, one drain at a time: the batches are
             # freed once gathered, and the two arrays are reused by the
-            # next drain (no fresh pages for the kernel to zero); the
-            # carried records (only ever touched here) go first
-            last = len(batches[-1]) if batches else 0
-            batches[:0] = carry
-            carry.clear()
-            total = sum(len(b) for b in batches)
+            # next drain (no fresh pages for the kernel to zero)
+            total = sum(
+                len(b) if m is None else int(np.count_nonzero(m))
+                for b, m in zip(batches, masks, strict=True)
+            )
             if not total:
                 return
             rows = _room(spare, "rows", total)
-            # copied as opaque 88-byte items: a structured concatenation
-            # copies field by field, some fifteen times slower
-            np.concatenate(
-                [b.view(_RECORD) for b in batches], out=rows.view(_RECORD)
-            )
+            # copied as opaque 88-byte items: a structured copy goes
+            # field by field, some fifteen times slower
+            opaque = rows.view(_RECORD)
+            at = 0
+            for batch, mask in zip(batches, masks, strict=True):
+                part = batch.view(_RECORD)
+                if mask is not None:
+                    part = part[mask]
+                opaque[at : at + len(part)] = part
+                at += len(part)
             batches.clear()
-            # the files the last batch wrote to are still filling
-            still_open = set() if final else open_files(rows[total - last :])
+            masks.clear()
             groups = writer.group_rows(
                 rows, record_order(rows), out=_room(spare, "sorted", total)
             )
-            del rows
-            if still_open:
-                kept = keep_open_files(groups, still_open)
-                if len(kept):
-                    carry.append(kept)
-            self._carried = sum(len(c) for c in carry)
+            del rows, opaque
             writer.commit_groups(groups)
 
         self.committer.submit(commit)
@@ -441,7 +435,6 @@ class RepositorySink:
         self.buffer = []
         with contextlib.suppress(BaseException):
             self.committer.finish()  # its error is the one being handled
-        self._carry.clear()  # never committed: nothing to undo
         self.writer.abort()
         self.ledger.abort()
 
@@ -450,45 +443,39 @@ class RepositorySink:
         return self.writer.stats.bytes_written
 
 
-def open_files(rows: np.ndarray) -> set[tuple[int, int, int]]:
-    """The hourly files ``rows`` write to, as the (flowtype, sensor, hour
-    start ms) keys of :meth:`RepositoryWriter.group_rows`."""
-    if not len(rows):
-        return set()
-    hour = rows["stime"] // HOUR_MS * HOUR_MS
-    keys = np.unique(
-        np.stack(
-            [
-                rows["flowtype"].astype(np.int64),
-                rows["sensor"].astype(np.int64),
-                hour.astype(np.int64),
-            ],
-            axis=1,
-        ),
-        axis=0,
+def file_keys(rows: np.ndarray) -> np.ndarray:
+    """One 64-bit value per row naming its hourly file: flowtype (8
+    bits), sensor (16) and hour of sTime (40)."""
+    return (
+        (rows["flowtype"].astype(np.uint64) << np.uint64(56))
+        | (rows["sensor"].astype(np.uint64) << np.uint64(40))
+        | (rows["stime"] // HOUR_MS).astype(np.uint64)
     )
-    return {(int(f), int(s), int(h)) for f, s, h in keys.tolist()}
 
 
-def keep_open_files(
-    groups: RowGroups, still_open: set[tuple[int, int, int]]
-) -> np.ndarray:
-    """Take the groups of files ``still_open`` out of ``groups``; return a
-    copy of their rows (the groups are views of a reused array).
+def split_open_files(
+    batches: Sequence[np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Find the records of a drain that wait for the next one.
 
-    Nothing is taken when they hold more than half a drain or every row
-    of the drain: memory stays bounded and every drain commits
-    something.
+    Returns (the kept records, copied, batch by batch; per batch a mask
+    of the rows to commit now, or None for all of them).  Kept: every
+    record of an hourly file that the last batch writes to, when they
+    are at most half a drain and not all of the drain's records --
+    memory stays bounded and every drain commits something; otherwise
+    nothing.
     """
-    kept = [part for key, part in groups.parts if key in still_open]
-    count = sum(len(part) for part in kept)
-    total = sum(len(part) for _, part in groups.parts)
-    if not count or count == total or count > DRAIN_RECORDS // 2:
-        return np.empty(0, FLOW_DTYPE)
-    groups.parts = [
-        (key, part) for key, part in groups.parts if key not in still_open
-    ]
-    return np.concatenate(kept)
+    everything: list[np.ndarray | None] = [None] * len(batches)
+    if not batches or not len(batches[-1]):
+        return [], everything
+    still_open = np.unique(file_keys(batches[-1]))
+    open_rows = [np.isin(file_keys(b), still_open) for b in batches]
+    count = sum(int(np.count_nonzero(m)) for m in open_rows)
+    total = sum(len(b) for b in batches)
+    if count == total or count > DRAIN_RECORDS // 2:
+        return [], everything
+    kept = [b[m] for b, m in zip(batches, open_rows, strict=True) if m.any()]
+    return kept, [~m for m in open_rows]
 
 
 def _room(spare: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:

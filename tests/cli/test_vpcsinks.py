@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from pysilk_ext.cli import _vpcsinks, rwvpc2silk
-from pysilk_ext.cli._vpcsinks import keep_open_files, open_files
-from pysilk_ext.silkfmt.appender import RowGroups, _group_by_key
+from pysilk_ext.cli._vpcsinks import file_keys, split_open_files
 from pysilk_ext.silkfmt.flowfile import FlowReader
 from pysilk_ext.silkfmt.flowrec import FLOW_DTYPE
 from pysilk_ext.silkfmt.repository import HOUR_MS
@@ -31,26 +30,32 @@ def rows_of(*files: tuple[int, int, int]) -> np.ndarray:
     return rows
 
 
-def groups_of(rows: np.ndarray) -> RowGroups:
-    """The rows split by hourly file, as the repository writer does."""
-    return RowGroups(list(_group_by_key(rows)))
+def split(
+    batches: list[np.ndarray],
+) -> tuple[list[int], list[int]]:
+    """``sport`` of the rows committed now and of those kept back."""
+    kept, masks = split_open_files(batches)
+    now = [
+        int(p)
+        for b, m in zip(batches, masks, strict=True)
+        for p in (b if m is None else b[m])["sport"]
+    ]
+    return now, [int(p) for b in kept for p in b["sport"]]
 
 
-def sports(groups: RowGroups) -> list[int]:
-    """The rows' ``sport`` values, group by group."""
-    return [int(p) for _, part in groups.parts for p in part["sport"]]
-
-
-def test_open_files_are_the_group_keys_of_the_rows() -> None:
-    """The files of some rows, keyed as group_rows keys its groups."""
-    rows = rows_of((0, 1, 0), (1, 2, 3), (0, 1, 0))
-    assert {(0, 1, H0), (1, 2, H0 + 3 * HOUR_MS)} == open_files(rows)
-    assert set() == open_files(rows[:0])
+def test_file_keys_name_flowtype_sensor_and_hour() -> None:
+    """Rows of one hourly file share a key; any difference parts them."""
+    rows = rows_of((0, 1, 0), (0, 1, 0), (0, 1, 1), (0, 2, 0), (1, 1, 0))
+    keys = file_keys(rows).tolist()
+    hour = H0 // HOUR_MS
+    assert (1 << 40) | hour == keys[0] == keys[1]
+    assert [(1 << 40) | (hour + 1), (2 << 40) | hour] == keys[2:4]
+    assert (1 << 56) | (1 << 40) | hour == keys[4]
 
 
 def test_files_of_the_last_batch_are_kept_back() -> None:
     """Every row of a file the last batch writes to waits for the next
-    drain, wherever it is in the drain; the other files go now."""
+    drain, whichever batch it is in; the other files go now."""
     rows = rows_of(
         (0, 1, 0),  # 0: file A
         (0, 2, 0),  # 1: file B
@@ -59,20 +64,15 @@ def test_files_of_the_last_batch_are_kept_back() -> None:
         (0, 2, 0),  # 4: file B, in the last batch
         (0, 1, 1),  # 5: file C, in the last batch
     )
-    groups = groups_of(rows)
-    kept = keep_open_files(groups, open_files(rows[-2:]))
-    assert [0, 3] == sports(groups)
-    # file by file in group order (flowtype, sensor, hour): C, then B
-    assert [2, 5, 1, 4] == kept["sport"].tolist()
+    assert ([0, 3], [1, 2, 4, 5]) == split([rows[:2], rows[2:4], rows[4:]])
 
 
 def test_nothing_kept_when_everything_is_still_filling() -> None:
     """A drain whose every file is in the last batch commits them all
     (every drain commits something)."""
     rows = rows_of((0, 1, 0), (0, 1, 0), (0, 1, 0))
-    groups = groups_of(rows)
-    kept = keep_open_files(groups, open_files(rows[-1:]))
-    assert ([0, 1, 2], []) == (sports(groups), kept["sport"].tolist())
+    assert ([0, 1, 2], []) == split([rows[:2], rows[2:]])
+    assert ([], []) == split([])
 
 
 def test_nothing_kept_beyond_half_a_drain(
@@ -82,16 +82,15 @@ def test_nothing_kept_beyond_half_a_drain(
     are committed now."""
     monkeypatch.setattr(_vpcsinks, "DRAIN_RECORDS", 4)
     rows = rows_of((0, 1, 0), (0, 2, 0), (0, 2, 0), (0, 2, 0))
-    groups = groups_of(rows)
-    kept = keep_open_files(groups, open_files(rows[-1:]))
-    assert ([0, 1, 2, 3], []) == (sports(groups), kept["sport"].tolist())
-    groups = groups_of(rows[:3])
-    kept = keep_open_files(groups, open_files(rows[2:3]))
-    assert ([0], [1, 2]) == (sports(groups), kept["sport"].tolist())
+    assert ([0, 1, 2, 3], []) == split([rows[:3], rows[3:]])
+    assert ([0], [1, 2]) == split([rows[:2], rows[2:3]])
 
 
 def _convert(
-    root: Path, logs: Path, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    logs: Path,
+    capsys: pytest.CaptureFixture[str],
+    *extra: str,
 ) -> tuple[dict[str, int], list[bytes]]:
     """Convert ``logs`` into ``root``; return the statistics' hourly-file
     counts and every record written (as bytes, sorted)."""
@@ -102,6 +101,7 @@ def _convert(
             f"--root-directory={root}",
             f"--print-statistics={stats}",
             "--no-progress",
+            *extra,
             str(logs),
         ]
     )
@@ -120,6 +120,15 @@ def _convert(
             with FlowReader(path) as reader:
                 records.extend(r.tobytes() for r in reader.read_all())
     return counts, sorted(records)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    """Every hourly file under ``root`` by relative path, with content."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.parent != root and not p.name.startswith(".")
+    }
 
 
 def test_drains_keep_filling_files_back(
@@ -148,7 +157,17 @@ def test_drains_keep_filling_files_back(
     whole, whole_records = _convert(tmp_path / "one-drain", logs, capsys)
     monkeypatch.setattr(_vpcsinks, "DRAIN_RECORDS", 8000)
     kept, kept_records = _convert(tmp_path / "kept", logs, capsys)
-    monkeypatch.setattr(_vpcsinks, "open_files", lambda rows: set())
+    # the parent of --workers drains the same batches: the same files,
+    # byte for byte
+    _convert(tmp_path / "workers", logs, capsys, "--workers=2")
+    files = _files(tmp_path / "kept")
+    assert kept["Hourly files created"] == len(files)
+    assert files == _files(tmp_path / "workers")
+    monkeypatch.setattr(
+        _vpcsinks,
+        "split_open_files",
+        lambda batches: ([], [None] * len(batches)),
+    )
     eager, eager_records = _convert(tmp_path / "eager", logs, capsys)
     assert whole_records == kept_records == eager_records
     created = "Hourly files created"
