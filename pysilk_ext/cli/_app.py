@@ -279,6 +279,13 @@ def _run_body(prog: str, body: Callable[[], int]) -> int:
         return 128 + (signum if isinstance(signum, int) else signal.SIGINT)
 
 
+def clobber_allowed() -> bool:
+    """May an output replace an existing file?  SiLK's rule (skstream):
+    ``SILK_CLOBBER`` set, non-empty and not starting with ``0``."""
+    value = os.environ.get("SILK_CLOBBER", "")
+    return bool(value) and not value.startswith("0")
+
+
 def stdin_is_terminal_error(prog: str) -> int:
     """The error SiLK gives when there is no input at all."""
     text = "No input files on command line and stdin is connected to a"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, ClassVar, TextIO
 
-from pysilk_ext.cli._app import UsageError
+from pysilk_ext.cli._app import UsageError, clobber_allowed
 from pysilk_ext.cli._switches import (
     Once,
     add_bad_input_switches,
@@ -46,7 +46,6 @@ __all__ = [
     "add_log_switches",
     "add_text_switches",
     "check_new_file",
-    "clobber_allowed",
     "ingest_logs",
     "open_text_output",
     "parse_field_list",
@@ -429,12 +428,6 @@ def _add_sources(builder: ContextMapBuilder, opts: LogOptions) -> None:
         builder.add_eni_json(path, at=opts.eni_time)
     if opts.ip_ranges is not None:
         builder.add_ip_ranges(opts.ip_ranges)
-
-
-def clobber_allowed() -> bool:
-    """SiLK's rule: ``SILK_CLOBBER`` set, non-empty and not ``0``."""
-    value = os.environ.get("SILK_CLOBBER", "")
-    return bool(value) and not value.startswith("0")
 
 
 def check_new_file(path: str) -> None:

@@ -18,7 +18,6 @@ the end of the input (see :func:`defer_pieces`).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -31,6 +30,7 @@ from pysilk_ext.cli._app import (
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
+    clobber_allowed,
     parse_and_run,
     print_error,
     stdin_is_terminal_error,
@@ -166,7 +166,7 @@ def _open_output(name: str | None, stack: ExitStack) -> IO[str]:
     if name in (None, "-", "stdout"):
         return sys.stdout
     assert name is not None  # noqa: S101
-    mode = "w" if os.environ.get("SILK_CLOBBER") else "x"
+    mode = "w" if clobber_allowed() else "x"
     try:
         return stack.enter_context(open(name, mode, encoding="utf-8"))
     except FileExistsError:

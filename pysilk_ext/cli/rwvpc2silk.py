@@ -21,16 +21,9 @@ window.  Everything else is bookkeeping for ``--print-statistics``.
 
 from __future__ import annotations
 
-import os
-
-# Before NumPy is first imported: OpenBLAS would start a thread per core
-# that spins for a while (measured: 60 ms of CPU per run, on a machine
-# whose cores the reader, the converter and the commits already share).
-# Nothing here does linear algebra.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import argparse
 import dataclasses
+import os
 import shutil
 import sys
 import time
@@ -47,6 +40,7 @@ from pysilk_ext.cli._app import (
     EXIT_OK,
     SilkArgumentParser,
     UsageError,
+    clobber_allowed,
     parse_and_run,
     print_error,
     stdin_is_terminal_error,
@@ -599,7 +593,7 @@ def _check_output(name: str | None) -> None:
             )
         return
     assert name is not None  # noqa: S101
-    if os.path.exists(name) and not os.environ.get("SILK_CLOBBER"):
+    if os.path.exists(name) and not clobber_allowed():
         raise ConvertError(
             f"Will not create new file over existing file '{name}': "
             "File exists"

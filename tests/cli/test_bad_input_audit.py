@@ -194,6 +194,41 @@ def test_missing_root_directory_is_created(
     assert SEED_RECORDS == records
 
 
+@pytest.mark.parametrize(
+    ("value", "replaced"),
+    [("", False), ("0", False), ("00", False), ("1", True), ("yes", True)],
+)
+def test_silk_clobber_follows_silk(
+    value: str,
+    replaced: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SILK_CLOBBER allows replacing an output only when set, non-empty
+    and not starting with 0 (skstream's rule), in rwvpc2silk as in the
+    map tools; "0" used to mean clobber here."""
+    monkeypatch.setenv("SILK_CLOBBER", value)
+    out = tmp_path / "seed.rw"
+    out.write_bytes(b"old")
+    status = rwvpc2silk.main(
+        ["--action=all", f"--output-path={out}", str(SEED_LOG)]
+    )
+    _, err = capsys.readouterr()
+    if replaced:
+        assert 0 == status
+        assert "File exists" not in err
+        with FlowReader(out) as reader:
+            assert SEED_RECORDS == len(reader.read_all())
+    else:
+        assert 1 == status
+        assert (
+            "rwvpc2silk: Will not create new file over existing file "
+            f"'{out}': File exists\n"
+        ) == err
+        assert b"old" == out.read_bytes()
+
+
 def test_time_past_2106_is_a_bad_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
