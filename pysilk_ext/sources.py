@@ -258,6 +258,10 @@ def _walk(top: str, flt: KeyFilter) -> Iterator[InputFile | SourceSkipped]:
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except OSError:
+        # an unreadable directory is an input that cannot be opened: its
+        # open fails with the system's reason (say "Permission denied"),
+        # reported and counted like any other, never skipped in silence
+        yield InputFile(top, None)
         return
     for entry in entries:
         if _skip_name(entry.name):

@@ -7,8 +7,10 @@ import datetime as dt
 import gzip
 import io
 import json
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -200,6 +202,40 @@ def test_walk_sorted_and_skips_underscore_and_dot(tmp_path: Path) -> None:
     assert [("service", str(files["trail"].parents[4]) + "/")] == [
         (e.reason, e.source) for e in skipped
     ]
+
+
+def test_unreadable_directory_is_an_input_that_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-directory the walk cannot list (permissions) is not skipped
+    in silence: it becomes an input whose opening fails and is reported
+    like any other, with the system's reason for the failed open."""
+    good = tmp_path / "a.log"
+    good.write_bytes(v2_text(2))
+    locked = tmp_path / "b"
+    locked.mkdir()
+    (locked / "c.log").write_bytes(v2_text(1))
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real_scandir(path)
+
+    monkeypatch.setattr(S.os, "scandir", scandir)
+    entries = list(S.expand_inputs([tmp_path]))
+    assert [str(good), str(locked)] == [
+        e.path for e in entries if isinstance(e, S.InputFile)
+    ]
+    failures = [
+        e
+        for e in S.iter_source_events([tmp_path])
+        if isinstance(e, S.OpenFailure)
+    ]
+    assert [str(locked)] == [f.source for f in failures]
+    # the directory itself is readable here (only its listing was made to
+    # fail), so the system's reason is that of opening a directory
+    assert f"Cannot open '{locked}': Is a directory" == failures[0].message
 
 
 def test_walk_filters_prune_before_opening(
