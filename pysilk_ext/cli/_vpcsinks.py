@@ -90,7 +90,6 @@ __all__ = [
     "FileSink",
     "Progress",
     "RepositorySink",
-    "address_order",
     "block_size_for_method",
     "bound_heap",
     "file_keys",
@@ -506,19 +505,6 @@ def record_order(rows: np.ndarray) -> np.ndarray:
     """
     since_hour = (rows["stime"] % HOUR_MS).astype(np.uint64)
     return (rows["elapsed"].astype(np.uint64) << np.uint64(22)) | since_hour
-
-
-def address_order(rows: np.ndarray) -> np.ndarray:
-    """Sort values that put each file's records in sIP, dIP order.
-
-    The last 32 bits of both addresses (all of IPv4), packed into one
-    64-bit value: records of one conversation end up side by side.  Kept
-    for callers that want that order; rwvpc2silk uses
-    :func:`record_order`, which compresses better.
-    """
-    sip = np.ascontiguousarray(rows["sip"][:, 12:16]).view(">u4").ravel()
-    dip = np.ascontiguousarray(rows["dip"][:, 12:16]).view(">u4").ravel()
-    return (sip.astype(np.uint64) << np.uint64(32)) | dip.astype(np.uint64)
 
 
 def bound_heap() -> None:
